@@ -1,0 +1,1 @@
+"""Gently: a private, consent-first guide delivered one message at a time."""

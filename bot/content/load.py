@@ -1,0 +1,308 @@
+"""Reading `content/` into a Guide, collecting every problem with its file, place and field."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from string import Formatter
+from typing import Any
+
+from bot.content.model import Guide, Messages, Part, Resource, ResourceKind, Step, StepKind
+from bot.content.spec import (
+    DISCREET_TABLE,
+    EXPLICIT_WORDS,
+    MAX_LABEL_CHARS,
+    MESSAGE_SPEC,
+    MessageFormat,
+)
+from bot.markup import Markup, html_problems
+
+MAX_STEP_CHARS = 3500  # Telegram allows 4096; headers, ticks and notices need the rest.
+MAX_ID_CHARS = 40  # keeps callback data far below Telegram's 64 bytes
+SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+PART_ID = re.compile(rf"^{SLUG}$")
+STEP_ID = re.compile(rf"^{SLUG}\.{SLUG}$")
+
+
+class ContentError(Exception):
+    """The content directory is unusable; `problems` lists every reason."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        listing = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"{len(problems)} problem(s) in the guide content:\n{listing}")
+
+
+def default_content_dir() -> Path:
+    """`content/` beside the package in a checkout, else the copy installed with it."""
+    package = Path(__file__).resolve().parent.parent
+    for candidate in (package.parent / "content", package / "content_data"):
+        if (candidate / "messages.toml").is_file():
+            return candidate
+    return package.parent / "content"
+
+
+def load_guide(directory: Path | None = None) -> Guide:
+    """Load and validate the whole guide, or raise ContentError naming every problem."""
+    return _Loader(directory or default_content_dir()).load()
+
+
+class _Loader:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.problems: list[str] = []
+        self._file = ""
+
+    def load(self) -> Guide:
+        if not self.root.is_dir():
+            raise ContentError([f"{self.root}: content directory not found"])
+        messages = self._messages()
+        resources = self._resources()
+        parts = self._parts(resources)
+        self._check_unique_steps(parts)
+        if self.problems:
+            raise ContentError(self.problems)
+        guide = Guide(parts=parts, resources=resources, messages=Messages(messages))
+        self._check_rendered_resources(guide)
+        if self.problems:
+            raise ContentError(self.problems)
+        return guide
+
+    # -- reading helpers -------------------------------------------------------------
+
+    def problem(self, where: str, message: str) -> None:
+        self.problems.append(f"{self._file}: {where}: {message}" if where else
+                             f"{self._file}: {message}")
+
+    def read_toml(self, path: Path) -> dict[str, Any] | None:
+        self._file = str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(
+            path)
+        if not path.is_file():
+            self.problem("", "file is missing")
+            return None
+        try:
+            return tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            self.problem("", f"cannot be parsed: {error}")
+            return None
+
+    def unknown_keys(self, table: dict[str, Any], allowed: set[str], where: str) -> None:
+        for key in sorted(set(table) - allowed):
+            self.problem(where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
+
+    def string(self, table: dict[str, Any], key: str, where: str, *, required: bool = True
+               ) -> str | None:
+        value = table.get(key)
+        if value is None:
+            if required:
+                self.problem(where, f"{key}: is missing")
+            return None
+        if not isinstance(value, str):
+            self.problem(where, f"{key}: must be text, not {type(value).__name__}")
+            return None
+        if not value.strip():
+            self.problem(where, f"{key}: is empty")
+            return None
+        return value.strip()
+
+    def markup(self, table: dict[str, Any], key: str, where: str) -> Markup | None:
+        value = self.string(table, key, where)
+        if value is None:
+            return None
+        for issue in html_problems(value):
+            self.problem(where, f"{key}: HTML Telegram would reject: {issue}")
+        return Markup(value)
+
+    def ident(self, table: dict[str, Any], where: str, pattern: re.Pattern[str]) -> str | None:
+        value = self.string(table, "id", where)
+        if value is None:
+            return None
+        if not pattern.match(value) or len(value) > MAX_ID_CHARS:
+            self.problem(where, f"id: {value!r} must be lowercase words joined by '-' "
+                         f"(steps: 'part.step'), at most {MAX_ID_CHARS} characters")
+            return None
+        return value
+
+    # -- the files ------------------------------------------------------------------
+
+    def _messages(self) -> dict[str, dict[str, str]]:
+        data = self.read_toml(self.root / "messages.toml")
+        if data is None:
+            return {}
+        self.unknown_keys(data, set(MESSAGE_SPEC), "")
+        tables: dict[str, dict[str, str]] = {}
+        for table_name, spec in MESSAGE_SPEC.items():
+            table = data.get(table_name)
+            if not isinstance(table, dict):
+                self.problem(f"[{table_name}]", "table is missing")
+                continue
+            self.unknown_keys(table, set(spec), f"[{table_name}]")
+            tables[table_name] = {}
+            for key, (fmt, fields) in spec.items():
+                where = f"[{table_name}]"
+                value = (self.markup(table, key, where) if fmt is MessageFormat.HTML
+                         else self.string(table, key, where))
+                if value is None:
+                    continue
+                self._check_message(table_name, key, value, fmt, fields)
+                tables[table_name][key] = value
+        return tables
+
+    def _check_message(self, table: str, key: str, value: str, fmt: MessageFormat,
+                       fields: frozenset[str]) -> None:
+        where = f"[{table}]"
+        try:
+            used = {name for _, name, _, _ in Formatter().parse(value) if name is not None}
+        except ValueError as error:
+            self.problem(where, f"{key}: broken {{placeholder}}: {error}")
+            return
+        for name in sorted(used - fields):
+            allowed = ", ".join("{" + f + "}" for f in sorted(fields)) or "none"
+            self.problem(where, f"{key}: unknown placeholder {{{name}}} (allowed: {allowed})")
+        if fmt is MessageFormat.PLAIN:
+            if re.search(r"[<>]", value):
+                self.problem(where, f"{key}: plain text only, no HTML")
+            if len(value) > MAX_LABEL_CHARS[table]:
+                self.problem(where, f"{key}: {len(value)} characters; at most "
+                             f"{MAX_LABEL_CHARS[table]}")
+        elif len(value) > MAX_STEP_CHARS:
+            self.problem(where, f"{key}: {len(value)} characters; at most {MAX_STEP_CHARS}")
+        if table == DISCREET_TABLE:
+            words = sorted(set(re.findall(r"[a-z]+", value.lower())) & EXPLICIT_WORDS)
+            if words:
+                self.problem(where, f"{key}: reminders may show on a lock screen and must be "
+                             f"discreet; remove: {', '.join(words)}")
+
+    def _resources(self) -> tuple[Resource, ...]:
+        data = self.read_toml(self.root / "resources.toml")
+        if data is None:
+            return ()
+        self.unknown_keys(data, {"resources"}, "")
+        entries = data.get("resources")
+        if not isinstance(entries, list) or not entries:
+            self.problem("", "needs at least one [[resources]] entry")
+            return ()
+        resources: list[Resource] = []
+        seen: set[str] = set()
+        allowed = {"id", "kind", "title", "author", "description", "url"}
+        for number, entry in enumerate(entries, start=1):
+            where = f"resource {number}"
+            if not isinstance(entry, dict):
+                self.problem(where, "must be a [[resources]] table")
+                continue
+            rid = self.ident(entry, where, PART_ID)
+            where = f"resource {rid or number}"
+            self.unknown_keys(entry, allowed, where)
+            kind = self._choice(entry, where, ResourceKind)
+            title = self.string(entry, "title", where)
+            description = self.string(entry, "description", where)
+            author = self.string(entry, "author", where, required=False)
+            url = self.string(entry, "url", where, required=False)
+            if url and not re.fullmatch(r"https://[^\s\"'<>]+", url):
+                self.problem(where, f"url: {url!r} must be a full https:// address")
+            if rid in seen:
+                self.problem(where, f"id: duplicate id {rid!r}")
+            if rid:
+                seen.add(rid)
+            if rid and kind and title and description:
+                resources.append(Resource(rid, kind, title, description, author, url))
+        return tuple(resources)
+
+    def _choice(self, table: dict[str, Any], where: str, enum: type[StepKind] | type[ResourceKind]
+                ) -> Any:
+        value = self.string(table, "kind", where)
+        if value is None:
+            return None
+        try:
+            return enum(value)
+        except ValueError:
+            choices = ", ".join(member.value for member in enum)
+            self.problem(where, f"kind: unknown kind {value!r} (choose from: {choices})")
+            return None
+
+    def _parts(self, resources: tuple[Resource, ...]) -> tuple[Part, ...]:
+        files = sorted((self.root / "parts").glob("*.toml"))
+        if not files:
+            self._file = "parts/"
+            self.problem("", "no part files (parts/*.toml) found")
+        parts = [self._part(path, resources) for path in files]
+        seen: set[str] = set()
+        for part, path in zip(parts, files, strict=True):
+            if part and part.id in seen:
+                self._file = str(path.relative_to(self.root))
+                self.problem(f"part {part.id}", f"id: duplicate part id {part.id!r}")
+            if part:
+                seen.add(part.id)
+        return tuple(part for part in parts if part)
+
+    def _part(self, path: Path, resources: tuple[Resource, ...]) -> Part | None:
+        data = self.read_toml(path)
+        if data is None:
+            return None
+        self.unknown_keys(data, {"id", "title", "intro", "steps", "include_resources"}, "")
+        part_id = self.ident(data, "part", PART_ID)
+        where = f"part {part_id or path.stem}"
+        title = self.string(data, "title", where)
+        intro = self.markup(data, "intro", where)
+        include = data.get("include_resources", False)
+        if not isinstance(include, bool):
+            self.problem(where, "include_resources: must be true or false")
+            include = False
+        raw_steps = data.get("steps", [])
+        if not isinstance(raw_steps, list):
+            self.problem(where, "steps: must be a list of [[steps]] tables")
+            raw_steps = []
+        steps: list[Step] = []
+        if include and part_id:
+            steps += [Step(f"{part_id}.{r.id}", StepKind.TEXT, r.render(), part_id)
+                      for r in resources]
+        for number, raw in enumerate(raw_steps, start=1):
+            step = self._step(raw, number, part_id)
+            if step:
+                steps.append(step)
+        if not steps and not raw_steps:
+            self.problem(where, "steps: the part is empty; it needs at least one [[steps]]")
+        if part_id is None or title is None or intro is None or not steps:
+            return None
+        first = steps[0]
+        if len(intro) + len(first.text) + 2 > MAX_STEP_CHARS:
+            self.problem(f"step {first.id}", f"text: with the part intro it renders to "
+                         f"{len(intro) + len(first.text) + 2} characters; at most {MAX_STEP_CHARS}")
+        return Part(part_id, title, intro, tuple(steps))
+
+    def _step(self, raw: object, number: int, part_id: str | None) -> Step | None:
+        where = f"step {number}"
+        if not isinstance(raw, dict):
+            self.problem(where, "must be a [[steps]] table")
+            return None
+        step_id = self.ident(raw, where, STEP_ID)
+        where = f"step {step_id or number}"
+        self.unknown_keys(raw, {"id", "kind", "text"}, where)
+        if step_id and part_id and not step_id.startswith(f"{part_id}."):
+            self.problem(where, f"id: must start with the part id, as in '{part_id}.something'")
+        kind = self._choice(raw, where, StepKind)
+        text = self.markup(raw, "text", where)
+        if text and len(text) > MAX_STEP_CHARS:
+            self.problem(where, f"text: renders to {len(text)} characters; at most "
+                         f"{MAX_STEP_CHARS}")
+        if step_id is None or kind is None or text is None or part_id is None:
+            return None
+        return Step(step_id, kind, text, part_id)
+
+    def _check_unique_steps(self, parts: tuple[Part, ...]) -> None:
+        seen: dict[str, str] = {}
+        for part in parts:
+            for step in part.steps:
+                if step.id in seen:
+                    self._file = "parts/"
+                    self.problem(f"step {step.id}", f"id: duplicate step id (also in part "
+                                 f"{seen[step.id]})")
+                seen.setdefault(step.id, part.id)
+
+    def _check_rendered_resources(self, guide: Guide) -> None:
+        rendered = guide.messages.text("resources", resources=guide.render_resources())
+        if len(rendered) > MAX_STEP_CHARS:
+            self._file = "resources.toml"
+            self.problem("", f"the /resources message renders to {len(rendered)} characters; "
+                         f"at most {MAX_STEP_CHARS}: shorten the descriptions")
