@@ -53,6 +53,7 @@ class _Loader:
         self.root = root
         self.problems: list[str] = []
         self._file = ""
+        self._part_files: dict[str, str] = {}
 
     def load(self) -> Guide:
         if not self.root.is_dir():
@@ -72,12 +73,14 @@ class _Loader:
     # -- reading helpers -------------------------------------------------------------
 
     def problem(self, where: str, message: str) -> None:
-        self.problems.append(f"{self._file}: {where}: {message}" if where else
-                             f"{self._file}: {message}")
+        self.problems.append(
+            f"{self._file}: {where}: {message}" if where else f"{self._file}: {message}"
+        )
 
     def read_toml(self, path: Path) -> dict[str, Any] | None:
-        self._file = str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(
-            path)
+        self._file = (
+            str(path.relative_to(self.root)) if path.is_relative_to(self.root) else str(path)
+        )
         if not path.is_file():
             self.problem("", "file is missing")
             return None
@@ -91,8 +94,9 @@ class _Loader:
         for key in sorted(set(table) - allowed):
             self.problem(where, f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})")
 
-    def string(self, table: dict[str, Any], key: str, where: str, *, required: bool = True
-               ) -> str | None:
+    def string(
+        self, table: dict[str, Any], key: str, where: str, *, required: bool = True
+    ) -> str | None:
         value = table.get(key)
         if value is None:
             if required:
@@ -119,8 +123,11 @@ class _Loader:
         if value is None:
             return None
         if not pattern.match(value) or len(value) > MAX_ID_CHARS:
-            self.problem(where, f"id: {value!r} must be lowercase words joined by '-' "
-                         f"(steps: 'part.step'), at most {MAX_ID_CHARS} characters")
+            self.problem(
+                where,
+                f"id: {value!r} must be lowercase words joined by '-' "
+                f"(steps: 'part.step'), at most {MAX_ID_CHARS} characters",
+            )
             return None
         return value
 
@@ -141,16 +148,20 @@ class _Loader:
             tables[table_name] = {}
             for key, (fmt, fields) in spec.items():
                 where = f"[{table_name}]"
-                value = (self.markup(table, key, where) if fmt is MessageFormat.HTML
-                         else self.string(table, key, where))
+                value = (
+                    self.markup(table, key, where)
+                    if fmt is MessageFormat.HTML
+                    else self.string(table, key, where)
+                )
                 if value is None:
                     continue
                 self._check_message(table_name, key, value, fmt, fields)
                 tables[table_name][key] = value
         return tables
 
-    def _check_message(self, table: str, key: str, value: str, fmt: MessageFormat,
-                       fields: frozenset[str]) -> None:
+    def _check_message(
+        self, table: str, key: str, value: str, fmt: MessageFormat, fields: frozenset[str]
+    ) -> None:
         where = f"[{table}]"
         try:
             used = {name for _, name, _, _ in Formatter().parse(value) if name is not None}
@@ -164,15 +175,19 @@ class _Loader:
             if re.search(r"[<>]", value):
                 self.problem(where, f"{key}: plain text only, no HTML")
             if len(value) > MAX_LABEL_CHARS[table]:
-                self.problem(where, f"{key}: {len(value)} characters; at most "
-                             f"{MAX_LABEL_CHARS[table]}")
+                self.problem(
+                    where, f"{key}: {len(value)} characters; at most {MAX_LABEL_CHARS[table]}"
+                )
         elif len(value) > MAX_STEP_CHARS:
             self.problem(where, f"{key}: {len(value)} characters; at most {MAX_STEP_CHARS}")
         if table == DISCREET_TABLE:
             words = sorted(set(re.findall(r"[a-z]+", value.lower())) & EXPLICIT_WORDS)
             if words:
-                self.problem(where, f"{key}: reminders may show on a lock screen and must be "
-                             f"discreet; remove: {', '.join(words)}")
+                self.problem(
+                    where,
+                    f"{key}: reminders may show on a lock screen and must be "
+                    f"discreet; remove: {', '.join(words)}",
+                )
 
     def _resources(self) -> tuple[Resource, ...]:
         data = self.read_toml(self.root / "resources.toml")
@@ -209,8 +224,9 @@ class _Loader:
                 resources.append(Resource(rid, kind, title, description, author, url))
         return tuple(resources)
 
-    def _choice(self, table: dict[str, Any], where: str, enum: type[StepKind] | type[ResourceKind]
-                ) -> Any:
+    def _choice(
+        self, table: dict[str, Any], where: str, enum: type[StepKind] | type[ResourceKind]
+    ) -> Any:
         value = self.string(table, "kind", where)
         if value is None:
             return None
@@ -255,8 +271,9 @@ class _Loader:
             raw_steps = []
         steps: list[Step] = []
         if include and part_id:
-            steps += [Step(f"{part_id}.{r.id}", StepKind.TEXT, r.render(), part_id)
-                      for r in resources]
+            steps += [
+                Step(f"{part_id}.{r.id}", StepKind.TEXT, r.render(), part_id) for r in resources
+            ]
         for number, raw in enumerate(raw_steps, start=1):
             step = self._step(raw, number, part_id)
             if step:
@@ -265,10 +282,14 @@ class _Loader:
             self.problem(where, "steps: the part is empty; it needs at least one [[steps]]")
         if part_id is None or title is None or intro is None or not steps:
             return None
+        self._part_files.setdefault(part_id, self._file)
         first = steps[0]
         if len(intro) + len(first.text) + 2 > MAX_STEP_CHARS:
-            self.problem(f"step {first.id}", f"text: with the part intro it renders to "
-                         f"{len(intro) + len(first.text) + 2} characters; at most {MAX_STEP_CHARS}")
+            self.problem(
+                f"step {first.id}",
+                f"text: with the part intro it renders to "
+                f"{len(intro) + len(first.text) + 2} characters; at most {MAX_STEP_CHARS}",
+            )
         return Part(part_id, title, intro, tuple(steps))
 
     def _step(self, raw: object, number: int, part_id: str | None) -> Step | None:
@@ -284,8 +305,9 @@ class _Loader:
         kind = self._choice(raw, where, StepKind)
         text = self.markup(raw, "text", where)
         if text and len(text) > MAX_STEP_CHARS:
-            self.problem(where, f"text: renders to {len(text)} characters; at most "
-                         f"{MAX_STEP_CHARS}")
+            self.problem(
+                where, f"text: renders to {len(text)} characters; at most {MAX_STEP_CHARS}"
+            )
         if step_id is None or kind is None or text is None or part_id is None:
             return None
         return Step(step_id, kind, text, part_id)
@@ -295,14 +317,18 @@ class _Loader:
         for part in parts:
             for step in part.steps:
                 if step.id in seen:
-                    self._file = "parts/"
-                    self.problem(f"step {step.id}", f"id: duplicate step id (also in part "
-                                 f"{seen[step.id]})")
+                    self._file = self._part_files.get(part.id, "parts/")
+                    self.problem(
+                        f"step {step.id}", f"id: duplicate step id (also in part {seen[step.id]})"
+                    )
                 seen.setdefault(step.id, part.id)
 
     def _check_rendered_resources(self, guide: Guide) -> None:
         rendered = guide.messages.text("resources", resources=guide.render_resources())
         if len(rendered) > MAX_STEP_CHARS:
             self._file = "resources.toml"
-            self.problem("", f"the /resources message renders to {len(rendered)} characters; "
-                         f"at most {MAX_STEP_CHARS}: shorten the descriptions")
+            self.problem(
+                "",
+                f"the /resources message renders to {len(rendered)} characters; "
+                f"at most {MAX_STEP_CHARS}: shorten the descriptions",
+            )

@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from types import MappingProxyType
 
-from bot.markup import Markup, escape, html_problems
 from bot.content.spec import MESSAGE_SPEC, MessageFormat
+from bot.markup import Markup, escape
+
 
 class StepKind(StrEnum):
     TEXT = "text"
@@ -25,8 +25,14 @@ class ResourceKind(StrEnum):
     ARTICLE = "article"
 
 
-RESOURCE_ICONS = {"book": "📖", "film": "🎬", "class": "🎓", "shop": "🛍", "video": "▶️",
-                  "article": "📝"}
+RESOURCE_ICONS = {
+    "book": "📖",
+    "film": "🎬",
+    "class": "🎓",
+    "shop": "🛍",
+    "video": "▶️",
+    "article": "📝",
+}
 
 
 @dataclass(frozen=True)
@@ -64,8 +70,10 @@ class Resource:
 
     def render(self) -> Markup:
         """The resource as one short block of Telegram HTML."""
-        title = f'<a href="{escape(self.url)}">{escape(self.title)}</a>' if self.url else (
-            f"<b>{escape(self.title)}</b>"
+        title = (
+            f'<a href="{escape(self.url)}">{escape(self.title)}</a>'
+            if self.url
+            else (f"<b>{escape(self.title)}</b>")
         )
         byline = f", {escape(self.author)}" if self.author else ""
         icon = RESOURCE_ICONS[self.kind]
@@ -110,7 +118,9 @@ class Guide:
 
     def __post_init__(self) -> None:
         index = {
-            step.id: (p, s) for p, part in enumerate(self.parts) for s, step in enumerate(part.steps)
+            step.id: (p, s)
+            for p, part in enumerate(self.parts)
+            for s, step in enumerate(part.steps)
         }
         object.__setattr__(self, "_index", MappingProxyType(index))
 

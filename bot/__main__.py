@@ -1,0 +1,199 @@
+"""Command line: `python -m bot {run,console,check-content,backup,stats}`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from bot.config import Settings, SettingsError
+from bot.content import ContentError, Guide, load_guide
+from bot.logs import setup_logging
+from bot.store import Store, StoreUnavailable
+
+NO_TOKEN = """\
+Gently needs a Telegram bot token to run.
+
+  1. In Telegram, open a chat with @BotFather and send /newbot.
+  2. Put the token it gives you in a .env file here:  TELEGRAM_BOT_TOKEN=123456:ABC…
+     (or export TELEGRAM_BOT_TOKEN in your shell), then run this again.
+
+No token yet? Walk through the whole guide in your terminal instead:
+  python3 dev.py console        (or: python -m bot console)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings.from_env()
+    except SettingsError as error:
+        print(f"Configuration problem: {error}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, [settings.token, settings.webhook_secret])
+    try:
+        return int(args.handler(args, settings) or 0)
+    except ContentError as error:
+        print(f"Gently cannot start: {error}", file=sys.stderr)
+        return 1
+    except StoreUnavailable as error:
+        print(f"Gently cannot use its database: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="start the Telegram bot")
+    run.set_defaults(handler=cmd_run)
+
+    console = sub.add_parser("console", help="walk the guide in this terminal, no token needed")
+    console.add_argument("--user", default="console", help="whose progress (default: console)")
+    console.add_argument("--db", type=Path, help="database file (default: GENTLY_DB_PATH)")
+    console.set_defaults(handler=cmd_console)
+
+    check = sub.add_parser("check-content", help="validate the guide content")
+    check.add_argument("directory", nargs="?", type=Path, help="content directory")
+    check.add_argument("--json", action="store_true", help="print the normalized guide")
+    check.set_defaults(handler=cmd_check_content)
+
+    backup = sub.add_parser("backup", help="write a consistent copy of the database")
+    backup.add_argument("path", type=Path, help="where to write the copy (must not exist)")
+    backup.set_defaults(handler=cmd_backup)
+
+    stats = sub.add_parser("stats", help="aggregate usage figures (no personal data)")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(handler=cmd_stats)
+    return top
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    if not settings.token:
+        print(NO_TOKEN, file=sys.stderr)
+        return 1
+    from bot.telegram.app import run_bot
+
+    run_bot(settings, load_guide(settings.content_dir))
+    return 0
+
+
+def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.console import run_console
+    from bot.session import Sessions
+
+    logging.getLogger().setLevel(
+        max(logging.WARNING, logging.getLogger().level)
+    )  # keep the UI clean
+    guide = load_guide(settings.content_dir)
+
+    async def go() -> None:
+        store = await Store.open(args.db or settings.db_path)
+        try:
+            await run_console(Sessions(guide, store), args.user)
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+    return 0
+
+
+def cmd_check_content(args: argparse.Namespace, settings: Settings) -> int:
+    directory = args.directory or settings.content_dir
+    try:
+        guide = load_guide(directory)
+    except ContentError as error:
+        print(error, file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(guide_as_json(guide), ensure_ascii=False, indent=2))
+    else:
+        print(summary(guide))
+    return 0
+
+
+def guide_as_json(guide: Guide) -> dict[str, object]:
+    return {
+        "sections": [
+            {
+                "id": part.id,
+                "title": part.title,
+                "intro": part.intro,
+                "steps": [{"id": s.id, "kind": s.kind.value, "text": s.text} for s in part.steps],
+            }
+            for part in guide.parts
+        ],
+        "resources": [
+            {
+                "kind": r.kind.value,
+                "title": r.title,
+                "author": r.author,
+                "description": r.description,
+                "url": r.url,
+            }
+            for r in guide.resources
+        ],
+    }
+
+
+def summary(guide: Guide) -> str:
+    lines = ["Guide content is valid.", ""]
+    for number, part in enumerate(guide.parts, start=1):
+        checklist = len(part.checklist)
+        extra = f", {checklist} checklist items" if checklist else ""
+        lines.append(f"  Part {number} · {part.title}: {len(part.steps)} steps{extra}")
+    steps = sum(len(part.steps) for part in guide.parts)
+    items = sum(len(part.checklist) for part in guide.parts)
+    lines += [
+        "",
+        f"  {len(guide.parts)} parts, {steps} steps, {items} checklist items, "
+        f"{len(guide.resources)} resources",
+    ]
+    return "\n".join(lines)
+
+
+def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    async def go() -> None:
+        store = await Store.open(settings.db_path)
+        try:
+            await store.backup(args.path)
+        finally:
+            await store.close()
+
+    try:
+        asyncio.run(go())
+    except FileExistsError as error:
+        print(error, file=sys.stderr)
+        return 1
+    print(f"Backup written to {args.path}")
+    return 0
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.reporting import stats_text
+
+    guide = load_guide(settings.content_dir)
+
+    async def go() -> None:
+        store = await Store.open(settings.db_path)
+        try:
+            stats = await store.stats(int(time.time()))
+        finally:
+            await store.close()
+        if args.json:
+            print(json.dumps(stats.__dict__, indent=2))
+        else:
+            print(stats_text(guide, stats))
+
+    asyncio.run(go())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The guide in a terminal, over the same walkthrough and store as the Telegram bot.
+
+Each screen's buttons are numbered, the primary action always 1. Type a number, a
+button's label, or nothing (the primary action); `/menu`-style commands work too, and
+`q` quits. Works with piped input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+import sys
+from typing import TextIO
+
+from bot.commands import COMMANDS
+from bot.session import Sessions
+from bot.walkthrough import Action, Button, Screen, Verb
+
+QUIT = {"q", "quit", "exit", "/quit"}
+
+
+def console_user_id(name: str) -> int:
+    """A stable id for a terminal user. Negative, so it can never be a Telegram user's."""
+    digest = hashlib.sha256(name.encode("utf-8")).digest()
+    return -(int.from_bytes(digest[:6], "big") + 1)
+
+
+def to_terminal(markup: str, bold: bool) -> str:
+    text = re.sub(r'<a href="([^"]*)">(.*?)</a>', r"\2 (\1)", markup, flags=re.S)
+    if bold:
+        text = re.sub(
+            r"</?(b|strong)>", lambda m: "\033[0m" if m.group(0)[1] == "/" else "\033[1m", text
+        )
+    text = re.sub(r"<[^>]+>", "", text)
+    return html.unescape(text)
+
+
+def ordered_buttons(screen: Screen) -> list[Button]:
+    """The screen's buttons with the primary one first."""
+    buttons = list(screen.buttons)
+    primary = screen.primary
+    if primary is not None:
+        buttons.remove(primary)
+        buttons.insert(0, primary)
+    return buttons
+
+
+def choose(screen: Screen, line: str) -> Action | None:
+    """The action a line of input asks for, or None if it matches nothing."""
+    line = line.strip()
+    buttons = ordered_buttons(screen)
+    if line.startswith("/"):
+        command = COMMANDS.get(line[1:].split()[0].lower()) if len(line) > 1 else None
+        return Action(command[0]) if command else None
+    if not line:
+        return buttons[0].action if buttons else None
+    if line.isdigit():
+        index = int(line) - 1
+        return buttons[index].action if 0 <= index < len(buttons) else None
+    wanted = re.sub(r"\W+", " ", line).strip().lower()
+    for button in buttons:
+        if re.sub(r"\W+", " ", button.label).strip().lower() == wanted:
+            return button.action
+    return None
+
+
+class Console:
+    def __init__(self, sessions: Sessions, user_id: int, out: TextIO, *, color: bool) -> None:
+        self.sessions = sessions
+        self.user_id = user_id
+        self.out = out
+        self.color = color
+
+    def show(self, screen: Screen) -> None:
+        rule = "─" * 60
+        print(rule, file=self.out)
+        if screen.notice:
+            print(f"({screen.notice})\n", file=self.out)
+        print(to_terminal(screen.text, self.color), file=self.out)
+        buttons = ordered_buttons(screen)
+        if buttons:
+            print(file=self.out)
+            for number, button in enumerate(buttons, start=1):
+                print(f"  [{number}] {button.label}", file=self.out)
+            print("\nEnter = 1 · number or label · /help · q to quit", file=self.out)
+        else:
+            print("\n/start · /help · q to quit", file=self.out)
+
+    async def run(self, lines: TextIO) -> None:
+        screen = (await self.sessions.act(self.user_id, Action(Verb.START))).screen
+        self.show(screen)
+        while True:
+            print("> ", end="", file=self.out, flush=True)
+            line = lines.readline()
+            if not line or line.strip().lower() in QUIT:
+                print("\nBye for now. Your place is saved.", file=self.out)
+                return
+            action = choose(screen, line)
+            if action is None:
+                print("Please pick one of the numbers above, or type /help.", file=self.out)
+                continue
+            screen = (await self.sessions.act(self.user_id, action)).screen
+            self.show(screen)
+
+
+async def run_console(sessions: Sessions, user: str) -> None:
+    console = Console(sessions, console_user_id(user), sys.stdout, color=sys.stdout.isatty())
+    await console.run(sys.stdin)

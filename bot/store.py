@@ -1,0 +1,322 @@
+"""Progress in SQLite: the only module that speaks SQL.
+
+One file, WAL mode, foreign keys on, a busy timeout, schema versioned with
+`PRAGMA user_version` and migrated forward at start-up. Every write is one statement in
+autocommit mode, so a tap is either fully saved or not at all. Reads of active users are
+answered from a bounded cache; this process is the only writer, so the cache stays true.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sqlite3
+from collections import OrderedDict
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import aiosqlite
+
+from bot.walkthrough import Progress, View
+
+log = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_MS = 5000
+CACHE_USERS = 20_000
+_MISSING = object()
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be used right now (locked, unwritable, or broken)."""
+
+
+@dataclass(frozen=True)
+class Stats:
+    users: int
+    acknowledged: int
+    reached: dict[str, int]  # part id → users who have seen it
+    finished: int
+    active_7d: int
+    pending_reminders: int
+
+
+@dataclass(frozen=True)
+class Deleted:
+    users: int
+    reminders: int
+
+
+@dataclass(frozen=True)
+class Reminder:
+    user_id: int
+    due_at: int
+
+
+def migrations() -> list[tuple[int, str]]:
+    """(version, SQL) for every file in bot/schema, in order."""
+    folder = resources.files("bot") / "schema"
+    scripts = sorted(item for item in folder.iterdir() if item.name.endswith(".sql"))
+    return [(int(item.name.split("_", 1)[0]), item.read_text(encoding="utf-8")) for item in scripts]
+
+
+SCHEMA_VERSION = migrations()[-1][0]
+
+
+class Store:
+    def __init__(self, db: aiosqlite.Connection, path: Path, cache_users: int) -> None:
+        self._db = db
+        self.path = path
+        self._cache: OrderedDict[int, Progress | None] = OrderedDict()
+        self._cache_users = cache_users
+
+    @classmethod
+    async def open(
+        cls,
+        path: Path,
+        *,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
+        cache_users: int = CACHE_USERS,
+        target_version: int | None = None,
+    ) -> Store:
+        """Open (creating if needed, mode 0600) and migrate the database."""
+        path = Path(path)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            if not path.exists():
+                path.touch(mode=0o600)
+            db = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+        except (OSError, sqlite3.Error) as error:
+            raise StoreUnavailable(f"cannot open the database at {path}: {error}") from error
+        store = cls(db, path, cache_users)
+        try:
+            await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+            await db.execute("PRAGMA journal_mode = WAL")
+            # NORMAL in WAL mode: a commit survives a crash of this process; only an OS crash or
+            # power loss can take the last moments back. FULL would fsync on every tap.
+            await db.execute("PRAGMA synchronous = NORMAL")
+            await db.execute("PRAGMA foreign_keys = ON")
+            await store._migrate(target_version)
+        except sqlite3.Error as error:
+            await db.close()
+            raise StoreUnavailable(f"cannot prepare the database at {path}: {error}") from error
+        return store
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    async def _migrate(self, target_version: int | None) -> None:
+        current = await self.schema_version()
+        for version, sql in migrations():
+            if version <= current or (target_version is not None and version > target_version):
+                continue
+            log.info("migrating database to schema version %d", version)
+            await self._db.executescript(
+                f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
+            )
+
+    async def schema_version(self) -> int:
+        async with self._db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    # -- progress --------------------------------------------------------------------
+
+    async def load(self, user_id: int) -> Progress | None:
+        cached = self._cache.get(user_id, _MISSING)
+        if cached is not _MISSING:
+            self._cache.move_to_end(user_id)
+            return cached  # type: ignore[return-value]
+        row = await self._fetchone(
+            "SELECT step_id, step_index, view, ticked, seen_parts, reviewing, finished_at "
+            "FROM users WHERE user_id = ?",
+            (user_id,),
+        )
+        progress = _progress_from_row(row) if row else None
+        self._remember(user_id, progress)
+        return progress
+
+    async def save(self, user_id: int, progress: Progress, now: int) -> None:
+        """Insert or update the user's progress in one atomic statement."""
+        await self._write(
+            """
+            INSERT INTO users (user_id, acknowledged_at, step_id, step_index, view, ticked,
+                               seen_parts, reviewing, started_at, last_seen_at, finished_at)
+            VALUES (:user_id, :now, :step_id, :step_index, :view, :ticked, :seen_parts,
+                    :reviewing, :now, :now, CASE WHEN :finished THEN :now END)
+            ON CONFLICT (user_id) DO UPDATE SET
+                step_id = excluded.step_id, step_index = excluded.step_index,
+                view = excluded.view, ticked = excluded.ticked,
+                seen_parts = excluded.seen_parts, reviewing = excluded.reviewing,
+                last_seen_at = excluded.last_seen_at, blocked_at = NULL,
+                finished_at = CASE WHEN :finished THEN COALESCE(users.finished_at, :now) END
+            """,
+            {
+                "user_id": user_id,
+                "now": now,
+                "step_id": progress.step_id,
+                "step_index": progress.step_index,
+                "view": progress.view.value,
+                "ticked": json.dumps(sorted(progress.ticked)),
+                "seen_parts": json.dumps(sorted(progress.seen_parts)),
+                "reviewing": int(progress.reviewing),
+                "finished": int(progress.finished),
+            },
+        )
+        self._remember(user_id, progress)
+
+    async def delete_user(self, user_id: int) -> Deleted:
+        """Erase everything stored about one user; reports what went."""
+        reminders = await self._fetchone(
+            "SELECT COUNT(*) FROM reminders WHERE user_id = ?", (user_id,)
+        )
+        users = await self._write("DELETE FROM users WHERE user_id = ?", (user_id,))
+        self._remember(user_id, None)
+        return Deleted(users=users, reminders=int(reminders[0]) if reminders and users else 0)
+
+    async def mark_blocked(self, user_id: int, now: int) -> None:
+        """The user blocked the bot: keep their progress, drop any reminder."""
+        await self._write("UPDATE users SET blocked_at = ? WHERE user_id = ?", (now, user_id))
+        await self._write("DELETE FROM reminders WHERE user_id = ?", (user_id,))
+
+    # -- reminders -------------------------------------------------------------------
+
+    async def set_reminder(self, user_id: int, due_at: int) -> bool:
+        """Set or replace the user's one reminder; False if the user has nothing stored."""
+        changed = await self._write(
+            "INSERT INTO reminders (user_id, due_at) SELECT user_id, ? FROM users "
+            "WHERE user_id = ? ON CONFLICT (user_id) DO UPDATE SET due_at = excluded.due_at, "
+            "sent_at = NULL",
+            (due_at, user_id),
+        )
+        return changed > 0
+
+    async def clear_reminder(self, user_id: int) -> None:
+        await self._write("DELETE FROM reminders WHERE user_id = ?", (user_id,))
+
+    async def reminder_for(self, user_id: int) -> Reminder | None:
+        row = await self._fetchone(
+            "SELECT due_at FROM reminders WHERE user_id = ? AND sent_at IS NULL", (user_id,)
+        )
+        return Reminder(user_id, int(row[0])) if row else None
+
+    async def pending_reminders(self) -> list[Reminder]:
+        rows = await self._fetchall(
+            "SELECT user_id, due_at FROM reminders WHERE sent_at IS NULL ORDER BY due_at"
+        )
+        return [Reminder(int(user_id), int(due_at)) for user_id, due_at in rows]
+
+    async def claim_reminder(self, reminder: Reminder, now: int) -> bool:
+        """Mark a due reminder as sent before sending it, so that no crash can send it twice.
+        False if it was cancelled, changed, or already claimed, or the user finished."""
+        changed = await self._write(
+            "UPDATE reminders SET sent_at = ? WHERE user_id = ? AND due_at = ? "
+            "AND sent_at IS NULL AND EXISTS (SELECT 1 FROM users u WHERE u.user_id = "
+            "reminders.user_id AND u.finished_at IS NULL AND u.blocked_at IS NULL)",
+            (now, reminder.user_id, reminder.due_at),
+        )
+        return changed > 0
+
+    # -- operations ------------------------------------------------------------------
+
+    async def stats(self, now: int) -> Stats:
+        """Aggregate counts only; no identifying column is ever selected."""
+        totals = await self._fetchone(
+            "SELECT COUNT(*), COUNT(acknowledged_at), COUNT(finished_at), "
+            "COALESCE(SUM(last_seen_at >= ?), 0) FROM users",
+            (now - 7 * 24 * 3600,),
+        )
+        reached = await self._fetchall(
+            "SELECT value, COUNT(*) FROM users, json_each(users.seen_parts) GROUP BY value"
+        )
+        pending = await self._fetchone("SELECT COUNT(*) FROM reminders WHERE sent_at IS NULL")
+        users, acknowledged, finished, active = totals or (0, 0, 0, 0)
+        return Stats(
+            users=int(users),
+            acknowledged=int(acknowledged),
+            reached={str(part): int(count) for part, count in reached},
+            finished=int(finished),
+            active_7d=int(active),
+            pending_reminders=int(pending[0]) if pending else 0,
+        )
+
+    async def backup(self, destination: Path) -> None:
+        """A consistent copy of the live database, safe while the bot keeps writing."""
+        destination = Path(destination)
+        if destination.exists():
+            raise FileExistsError(f"{destination} already exists; choose a new file")
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        await self._write("VACUUM INTO ?", (str(destination),))
+        os.chmod(destination, 0o600)
+
+    async def integrity_ok(self) -> bool:
+        row = await self._fetchone("PRAGMA integrity_check")
+        return bool(row) and row[0] == "ok"
+
+    async def populate(self, user_ids: range, progress: Progress, now: int) -> None:
+        """Bulk-insert identical users in one transaction (benchmarks and load tests)."""
+        rows = [(uid, now, progress.step_id, progress.view.value, now, now) for uid in user_ids]
+        try:
+            await self._db.execute("BEGIN")
+            await self._db.executemany(
+                "INSERT OR REPLACE INTO users (user_id, acknowledged_at, step_id, view, "
+                "started_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            await self._db.execute("COMMIT")
+        except sqlite3.Error as error:
+            await self._db.execute("ROLLBACK")
+            raise StoreUnavailable(str(error)) from error
+        self._cache.clear()
+
+    # -- plumbing --------------------------------------------------------------------
+
+    def _remember(self, user_id: int, progress: Progress | None) -> None:
+        self._cache[user_id] = progress
+        self._cache.move_to_end(user_id)
+        if len(self._cache) > self._cache_users:
+            self._cache.popitem(last=False)
+
+    async def _write(self, sql: str, params: object = ()) -> int:
+        """Run one statement; returns the number of rows it changed. The cursor is left to
+        the garbage collector: closing it would cost a second trip to the database thread."""
+        try:
+            cursor = await self._db.execute(sql, params)  # type: ignore[arg-type]
+        except sqlite3.Error as error:
+            log.error("database write failed: %s", error)
+            raise StoreUnavailable(str(error)) from error
+        return cursor.rowcount
+
+    async def _fetchone(self, sql: str, params: object = ()) -> sqlite3.Row | None:
+        try:
+            async with self._db.execute(sql, params) as cursor:  # type: ignore[arg-type]
+                return await cursor.fetchone()
+        except sqlite3.Error as error:
+            log.error("database read failed: %s", error)
+            raise StoreUnavailable(str(error)) from error
+
+    async def _fetchall(self, sql: str, params: object = ()) -> list[sqlite3.Row]:
+        try:
+            async with self._db.execute(sql, params) as cursor:  # type: ignore[arg-type]
+                return list(await cursor.fetchall())
+        except sqlite3.Error as error:
+            log.error("database read failed: %s", error)
+            raise StoreUnavailable(str(error)) from error
+
+
+def _progress_from_row(row: sqlite3.Row) -> Progress:
+    step_id, step_index, view, ticked, seen_parts, reviewing, finished_at = row
+    try:
+        view_value = View(view)
+    except ValueError:
+        view_value = View.STEP
+    return Progress(
+        step_id=step_id,
+        step_index=int(step_index),
+        view=view_value,
+        ticked=frozenset(json.loads(ticked)),
+        seen_parts=frozenset(json.loads(seen_parts)),
+        reviewing=bool(reviewing),
+        finished=finished_at is not None,
+    )

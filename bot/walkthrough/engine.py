@@ -1,0 +1,254 @@
+"""The walkthrough as a pure function: (guide, progress, action) → outcome."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from bot.content import Guide, Part, Step
+from bot.walkthrough import screens
+from bot.walkthrough.model import (
+    PART_VERBS,
+    STEP_VERBS,
+    Action,
+    Effect,
+    Outcome,
+    Progress,
+    Screen,
+    Verb,
+    View,
+)
+
+# Verbs a user who has not confirmed 18+ (nothing stored) may use.
+OPEN_VERBS = frozenset(
+    {
+        Verb.START,
+        Verb.CONFIRM,
+        Verb.UNDERAGE,
+        Verb.HELP,
+        Verb.PRIVACY,
+        Verb.DELETE,
+        Verb.DELETE_CONFIRM,
+    }
+)
+# Which step verbs each view accepts; anything else on that step is a stale button.
+VIEW_VERBS = {
+    View.STEP: STEP_VERBS,
+    View.SUMMARY: frozenset({Verb.NEXT, Verb.BACK}),
+    View.FINISHED: frozenset(),
+}
+
+
+def begin(guide: Guide) -> Progress:
+    first = guide.first_step
+    return Progress(step_id=first.id, seen_parts=frozenset({first.part_id}))
+
+
+def resolve(guide: Guide, progress: Progress) -> Progress:
+    """Make saved progress fit the current content: a removed step gives way to the step
+    now at its place in the same part (else the guide's start); stale ticks are dropped."""
+    checklist = {s.id for part in guide.parts for s in part.checklist}
+    parts = {part.id for part in guide.parts}
+    ticked = progress.ticked & checklist
+    seen = progress.seen_parts & parts
+    step = guide.step(progress.step_id)
+    if step is None:
+        part = guide.part(progress.step_id.partition(".")[0])
+        step = (
+            part.steps[min(progress.step_index, len(part.steps) - 1)]
+            if part
+            else (guide.first_step)
+        )
+        return replace(
+            progress,
+            step_id=step.id,
+            step_index=guide.position(step.id)[1],
+            view=View.STEP,
+            ticked=ticked,
+            seen_parts=seen | {step.part_id},
+            reviewing=False,
+        )
+    if (progress.view is View.SUMMARY and not step.is_checklist) or (
+        progress.reviewing and not step.is_checklist
+    ):
+        progress = replace(progress, view=View.STEP, reviewing=False)
+    return replace(
+        progress,
+        ticked=ticked,
+        seen_parts=seen | {step.part_id},
+        step_index=guide.position(step.id)[1],
+    )
+
+
+def handle(guide: Guide, progress: Progress | None, action: Action) -> Outcome:
+    """Apply one action. Never raises for odd input: stale or unknown actions get the
+    current screen back with a notice."""
+    if progress is None:
+        return _handle_stranger(guide, action)
+    progress = resolve(guide, progress)
+    verb = action.verb
+    if verb in STEP_VERBS:
+        return _handle_step(guide, progress, action)
+    if verb in PART_VERBS:
+        part = guide.part(action.target or "")
+        if part is None:
+            return stale(guide, progress)
+        if verb is Verb.JUMP:
+            return show(guide, _at(guide, progress, part.steps[0]))
+        return _review(guide, progress, part)
+    return _handle_other(guide, progress, verb)
+
+
+def show(
+    guide: Guide, progress: Progress, *, in_place: bool = False, notice: str | None = None
+) -> Outcome:
+    screen = screens.current(guide, progress)
+    return Outcome(progress, replace(screen, in_place=in_place, notice=notice))
+
+
+def stale(guide: Guide, progress: Progress | None) -> Outcome:
+    if progress is None:
+        return Outcome(None, replace(screens.welcome(guide), notice=guide.messages.notice("stale")))
+    return show(guide, progress, notice=guide.messages.notice("stale"))
+
+
+def _handle_stranger(guide: Guide, action: Action) -> Outcome:
+    verb = action.verb
+    if verb is Verb.CONFIRM:
+        return show(guide, begin(guide))
+    if verb is Verb.UNDERAGE:
+        return Outcome(None, screens.info(guide, "under18", False), Effect.FORGET)
+    if verb in (Verb.HELP, Verb.PRIVACY):
+        return Outcome(None, screens.info(guide, verb.value, False))
+    if verb in (Verb.DELETE, Verb.DELETE_CONFIRM):
+        return Outcome(None, screens.info(guide, "nothing_stored", False))
+    if verb is Verb.START:
+        return Outcome(None, screens.welcome(guide))
+    return stale(guide, None)
+
+
+def _handle_step(guide: Guide, progress: Progress, action: Action) -> Outcome:
+    verb = action.verb
+    if action.target != progress.step_id or verb not in VIEW_VERBS[progress.view]:
+        return stale(guide, progress)
+    step = guide.step(progress.step_id)
+    assert step is not None
+    if verb in (Verb.TICK, Verb.UNTICK):
+        if not step.is_checklist:
+            return stale(guide, progress)
+        ticked = progress.ticked | {step.id} if verb is Verb.TICK else progress.ticked - {step.id}
+        key = "ticked" if verb is Verb.TICK else "unticked"
+        return show(
+            guide,
+            replace(progress, ticked=ticked),
+            in_place=True,
+            notice=guide.messages.notice(key),
+        )
+    if verb is Verb.BACK:
+        if progress.view is not View.STEP:
+            return show(guide, replace(progress, view=View.STEP))
+        return show(guide, _back(guide, progress, step))
+    return show(guide, _forward(guide, progress, step))
+
+
+def _handle_other(guide: Guide, progress: Progress, verb: Verb) -> Outcome:
+    if verb in (Verb.RESUME, Verb.CONFIRM):
+        return show(guide, progress)
+    if verb is Verb.START:
+        return Outcome(progress, screens.welcome_back(guide, progress))
+    if verb is Verb.UNDERAGE:
+        return Outcome(None, screens.info(guide, "under18", False), Effect.FORGET)
+    if verb is Verb.MENU:
+        return Outcome(progress, screens.menu(guide, True))
+    if verb is Verb.PROGRESS:
+        return Outcome(progress, screens.progress_overview(guide, progress))
+    if verb is Verb.RESOURCES:
+        return Outcome(progress, screens.resources(guide, True))
+    if verb in (Verb.HELP, Verb.PRIVACY):
+        return Outcome(progress, screens.info(guide, verb.value, True))
+    if verb is Verb.RESTART:
+        return Outcome(
+            progress, screens.confirm(guide, "restart_confirm", "restart_yes", Verb.RESTART_CONFIRM)
+        )
+    if verb is Verb.RESTART_CONFIRM:
+        return show(guide, begin(guide))
+    if verb is Verb.DELETE:
+        return Outcome(
+            progress, screens.confirm(guide, "delete_confirm", "delete_yes", Verb.DELETE_CONFIRM)
+        )
+    if verb is Verb.DELETE_CONFIRM:
+        return Outcome(None, screens.info(guide, "deleted", False), Effect.FORGET)
+    if verb is Verb.CANCEL:
+        return Outcome(progress, screens.info(guide, "cancelled", True))
+    return stale(guide, progress)
+
+
+def _at(
+    guide: Guide, progress: Progress, step: Step, *, view: View = View.STEP, reviewing: bool = False
+) -> Progress:
+    return replace(
+        progress,
+        step_id=step.id,
+        step_index=guide.position(step.id)[1],
+        view=view,
+        reviewing=reviewing,
+        seen_parts=progress.seen_parts | {step.part_id},
+    )
+
+
+def _open_items(part: Part, progress: Progress) -> list[Step]:
+    return [item for item in part.checklist if item.id not in progress.ticked]
+
+
+def _review(guide: Guide, progress: Progress, part: Part) -> Outcome:
+    open_items = _open_items(part, progress)
+    if not open_items:
+        last = part.checklist[-1] if part.checklist else part.steps[-1]
+        return show(
+            guide, _at(guide, progress, last, view=View.SUMMARY if part.checklist else View.STEP)
+        )
+    return show(guide, _at(guide, progress, open_items[0], reviewing=True))
+
+
+def _forward(guide: Guide, progress: Progress, step: Step) -> Progress:
+    part_index, step_index = guide.position(step.id)
+    part = guide.parts[part_index]
+    if progress.view is View.STEP:
+        if progress.reviewing:
+            later = [s for s in _open_items(part, progress) if part.steps.index(s) > step_index]
+            return (
+                _at(guide, progress, later[0], reviewing=True)
+                if later
+                else (_at(guide, progress, step, view=View.SUMMARY))
+            )
+        if step.is_checklist and step == part.checklist[-1]:
+            return _at(guide, progress, step, view=View.SUMMARY)
+    # past the summary, or an ordinary step: on to the next step in the guide
+    following = _step_after(guide, part_index, step_index)
+    if following is None:
+        return _at(guide, replace(progress, finished=True), step, view=View.FINISHED)
+    return _at(guide, progress, following)
+
+
+def _back(guide: Guide, progress: Progress, step: Step) -> Progress:
+    part_index, step_index = guide.position(step.id)
+    part = guide.parts[part_index]
+    if progress.reviewing:
+        earlier = [s for s in _open_items(part, progress) if part.steps.index(s) < step_index]
+        return _at(guide, progress, earlier[-1], reviewing=True) if earlier else progress
+    if step_index > 0:
+        return _at(guide, progress, part.steps[step_index - 1])
+    if part_index > 0:
+        return _at(guide, progress, guide.parts[part_index - 1].steps[-1])
+    return progress
+
+
+def _step_after(guide: Guide, part_index: int, step_index: int) -> Step | None:
+    part = guide.parts[part_index]
+    if step_index + 1 < len(part.steps):
+        return part.steps[step_index + 1]
+    if part_index + 1 < len(guide.parts):
+        return guide.parts[part_index + 1].steps[0]
+    return None
+
+
+__all__ = ["Screen", "begin", "handle", "resolve"]

@@ -1,0 +1,100 @@
+"""The walkthrough's vocabulary: a user's progress, the actions they can take, and the
+screens they see. Plain frozen data; no transport, no storage."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum, StrEnum
+
+from bot.markup import Markup
+
+
+class View(StrEnum):
+    STEP = "step"  # reading a step
+    SUMMARY = "summary"  # the summary after a part's checklist
+    FINISHED = "finished"  # the end of the guide
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an acknowledged (18+) user is. `None` stands for a user with nothing stored."""
+
+    step_id: str
+    step_index: int = 0  # the step's index in its part when saved: finds a removed step's heir
+    view: View = View.STEP
+    ticked: frozenset[str] = frozenset()
+    seen_parts: frozenset[str] = frozenset()
+    reviewing: bool = False  # next/back move among the open items of the current checklist
+    finished: bool = False  # reached the end of the guide at least once
+
+
+class Verb(StrEnum):
+    # first contact
+    START = "start"
+    CONFIRM = "confirm"
+    UNDERAGE = "underage"
+    # moving through the guide; these carry the step id they were shown on
+    NEXT = "next"
+    BACK = "back"
+    TICK = "tick"
+    UNTICK = "untick"
+    SKIP = "skip"
+    # anywhere
+    RESUME = "resume"
+    MENU = "menu"
+    JUMP = "jump"  # target: a part id
+    REVIEW = "review"  # target: a part id
+    PROGRESS = "progress"
+    RESOURCES = "resources"
+    HELP = "help"
+    PRIVACY = "privacy"
+    RESTART = "restart"
+    RESTART_CONFIRM = "restart_yes"
+    DELETE = "delete"
+    DELETE_CONFIRM = "delete_yes"
+    CANCEL = "cancel"
+
+
+STEP_VERBS = frozenset({Verb.NEXT, Verb.BACK, Verb.TICK, Verb.UNTICK, Verb.SKIP})
+PART_VERBS = frozenset({Verb.JUMP, Verb.REVIEW})
+
+
+@dataclass(frozen=True)
+class Action:
+    verb: Verb
+    target: str | None = None  # a step id for STEP_VERBS, a part id for PART_VERBS
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: Action
+    primary: bool = False  # the natural way forward; a front end may make it the default
+
+
+@dataclass(frozen=True)
+class Screen:
+    text: Markup
+    rows: tuple[tuple[Button, ...], ...] = ()
+    notice: str | None = None  # a short pop-up, e.g. "Ticked"
+    in_place: bool = False  # an update of the screen the user acted on, not a new one
+
+    @property
+    def buttons(self) -> tuple[Button, ...]:
+        return tuple(button for row in self.rows for button in row)
+
+    @property
+    def primary(self) -> Button | None:
+        return next((button for button in self.buttons if button.primary), None)
+
+
+class Effect(Enum):
+    NONE = "none"
+    FORGET = "forget"  # erase everything stored about the user
+
+
+@dataclass(frozen=True)
+class Outcome:
+    progress: Progress | None
+    screen: Screen
+    effect: Effect = field(default=Effect.NONE)

@@ -1,0 +1,189 @@
+"""Building the screens a user sees from the guide and their progress."""
+
+from __future__ import annotations
+
+from bot.content import Guide, Part, Step
+from bot.markup import Markup, escape
+from bot.walkthrough.model import Action, Button, Progress, Screen, Verb, View
+
+Row = tuple[Button, ...]
+
+
+def button(
+    guide: Guide,
+    key: str,
+    verb: Verb,
+    target: str | None = None,
+    *,
+    primary: bool = False,
+    **values: object,
+) -> Button:
+    return Button(guide.messages.button(key, **values), Action(verb, target), primary)
+
+
+def menu_row(guide: Guide, step: Step | None = None, *, back: bool = True) -> Row:
+    row: list[Button] = []
+    if step is not None and back:
+        row.append(button(guide, "back", Verb.BACK, step.id))
+    row.append(button(guide, "menu", Verb.MENU))
+    return tuple(row)
+
+
+def continue_row(guide: Guide) -> Row:
+    return (button(guide, "continue", Verb.RESUME, primary=True),)
+
+
+def current(guide: Guide, progress: Progress) -> Screen:
+    """What the user is looking at in the guide right now."""
+    if progress.view is View.SUMMARY:
+        return checklist_summary(guide, progress)
+    if progress.view is View.FINISHED:
+        return finished(guide)
+    return step_screen(guide, progress)
+
+
+def step_screen(guide: Guide, progress: Progress) -> Screen:
+    step = guide.step(progress.step_id)
+    assert step is not None, "progress is resolved before screens are built"
+    part_index, step_index = guide.position(step.id)
+    part = guide.parts[part_index]
+    lines = [f"<b>Part {part_index + 1} of {len(guide.parts)} · {escape(part.title)}</b>"]
+    if step.is_checklist:
+        checklist = part.checklist
+        lines.append(f"<i>Checklist · {checklist.index(step) + 1} of {len(checklist)}</i>")
+    else:
+        lines.append(f"<i>Step {step_index + 1} of {len(part.steps)}</i>")
+    lines.append("")
+    if step_index == 0:
+        lines += [f"<i>{part.intro}</i>", ""]
+    lines.append(step.text)
+    ticked = step.id in progress.ticked
+    if ticked:
+        lines += ["", "✅ <i>Ticked</i>"]
+    at_very_start = part_index == 0 and step_index == 0 and not progress.reviewing
+    return Screen(
+        Markup("\n".join(lines)),
+        (step_buttons(guide, step, ticked), menu_row(guide, step, back=not at_very_start)),
+    )
+
+
+def step_buttons(guide: Guide, step: Step, ticked: bool) -> Row:
+    if step.is_checklist and not ticked:
+        return (
+            button(guide, "tick", Verb.TICK, step.id, primary=True),
+            button(guide, "skip", Verb.SKIP, step.id),
+        )
+    forward = "finish" if step.id == guide.parts[-1].steps[-1].id else "next"
+    forward_button = button(guide, forward, Verb.NEXT, step.id, primary=True)
+    if step.is_checklist:
+        return (button(guide, "untick", Verb.UNTICK, step.id), forward_button)
+    return (forward_button,)
+
+
+def checklist_summary(guide: Guide, progress: Progress) -> Screen:
+    step = guide.step(progress.step_id)
+    assert step is not None
+    part = guide.parts[guide.position(step.id)[0]]
+    items = part.checklist
+    ticked = sum(item.id in progress.ticked for item in items)
+    open_items = len(items) - ticked
+    text = guide.messages.text(
+        "checklist_summary", title=part.title, ticked=ticked, total=len(items)
+    )
+    extra = (
+        guide.messages.text("checklist_unticked", unticked=open_items)
+        if open_items
+        else guide.messages.text("checklist_all_ticked")
+    )
+    first_row: Row = (button(guide, "continue", Verb.NEXT, step.id, primary=True),)
+    if open_items:
+        first_row = (button(guide, "review", Verb.REVIEW, part.id), *first_row)
+    return Screen(Markup(f"{text}\n\n{extra}"), (first_row, menu_row(guide, step)))
+
+
+def finished(guide: Guide) -> Screen:
+    return Screen(
+        guide.messages.text("finished"),
+        (
+            (button(guide, "resources", Verb.RESOURCES, primary=True),),
+            (button(guide, "menu", Verb.MENU), button(guide, "restart", Verb.RESTART)),
+        ),
+    )
+
+
+def welcome(guide: Guide) -> Screen:
+    return Screen(
+        guide.messages.text("welcome"),
+        (
+            (button(guide, "confirm_adult", Verb.CONFIRM, primary=True),),
+            (button(guide, "under18", Verb.UNDERAGE),),
+        ),
+    )
+
+
+def welcome_back(guide: Guide, progress: Progress) -> Screen:
+    part_index, step_index = guide.position(progress.step_id)
+    part = guide.parts[part_index]
+    text = guide.messages.text(
+        "welcome_back",
+        part_number=part_index + 1,
+        part_count=len(guide.parts),
+        part_title=part.title,
+        step_number=step_index + 1,
+        step_count=len(part.steps),
+    )
+    return Screen(text, (continue_row(guide), (button(guide, "menu", Verb.MENU),)))
+
+
+def menu(guide: Guide, acknowledged: bool) -> Screen:
+    rows: list[Row] = [
+        (button(guide, "part", Verb.JUMP, part.id, number=number, title=part.title),)
+        for number, part in enumerate(guide.parts, start=1)
+    ]
+    rows.append(
+        (button(guide, "progress", Verb.PROGRESS), button(guide, "resources", Verb.RESOURCES))
+    )
+    rows.append((button(guide, "restart", Verb.RESTART),))
+    if acknowledged:
+        rows.insert(0, continue_row(guide))
+    return Screen(guide.messages.text("menu"), tuple(rows))
+
+
+def progress_overview(guide: Guide, progress: Progress) -> Screen:
+    here = guide.position(progress.step_id)[0]
+    lines = [
+        overview_line(guide, number, part, progress, number - 1 == here)
+        for number, part in enumerate(guide.parts, start=1)
+    ]
+    text = guide.messages.text("progress", overview=Markup("\n".join(lines)))
+    return Screen(text, (continue_row(guide), (button(guide, "menu", Verb.MENU),)))
+
+
+def overview_line(guide: Guide, number: int, part: Part, progress: Progress, here: bool) -> str:
+    mark = (
+        "▶️"
+        if here and progress.view is not View.FINISHED
+        else ("✅" if part.id in progress.seen_parts else "○")
+    )
+    line = f"{mark} {number}. {escape(part.title)}"
+    if part.checklist:
+        ticked = sum(item.id in progress.ticked for item in part.checklist)
+        line += f": {ticked} of {len(part.checklist)} ticked"
+    return line
+
+
+def resources(guide: Guide, acknowledged: bool) -> Screen:
+    text = guide.messages.text("resources", resources=guide.render_resources())
+    return Screen(text, (continue_row(guide),) if acknowledged else ())
+
+
+def info(guide: Guide, key: str, acknowledged: bool) -> Screen:
+    """A plain text screen (help, privacy, …) with a way back into the guide."""
+    return Screen(guide.messages.text(key), (continue_row(guide),) if acknowledged else ())
+
+
+def confirm(guide: Guide, key: str, yes_key: str, yes: Verb) -> Screen:
+    return Screen(
+        guide.messages.text(key),
+        ((button(guide, yes_key, yes), button(guide, "cancel", Verb.CANCEL, primary=True)),),
+    )

@@ -1,0 +1,61 @@
+"""Shared fixtures: the packaged guide, and stores on real SQLite files."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bot.content import Guide, default_content_dir, load_guide
+from bot.session import Sessions
+from bot.store import Store
+
+SOURCE_POST = Path(__file__).resolve().parents[2] / "shared" / "reference" / "guide-source.txt"
+
+
+@pytest.fixture(scope="session")
+def guide() -> Guide:
+    return load_guide()
+
+
+@pytest.fixture
+def content_copy(tmp_path: Path) -> Path:
+    """A private copy of the packaged content, for tests that break it."""
+    target = tmp_path / "content"
+    shutil.copytree(default_content_dir(), target)
+    return target
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "data" / "gently.sqlite3"
+
+
+@pytest.fixture
+async def store(db_path: Path) -> AsyncIterator[Store]:
+    opened = await Store.open(db_path)
+    yield opened
+    await opened.close()
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def sessions(guide: Guide, store: Store, clock: FakeClock) -> Sessions:
+    return Sessions(guide, store, clock)

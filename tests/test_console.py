@@ -1,0 +1,84 @@
+"""The terminal front end, end to end through a subprocess with piped input."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.console import choose, console_user_id
+from bot.markup import Markup
+from bot.walkthrough import Action, Button, Screen, Verb
+
+
+def console(db: Path, keys: list[str], user: str = "tester") -> str:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "console", "--db", str(db), "--user", user],
+        input="\n".join(keys) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_walks_the_whole_guide_with_enter_alone(tmp_path: Path) -> None:
+    out = console(tmp_path / "g.sqlite3", [""] * 120 + ["q"])
+    assert "Part 1 of 5 · Collect information" in out
+    assert "Checklist · 10 of 10" in out
+    assert "You ticked 10 of 10" in out
+    assert "Part 5 of 5 · What to watch and read" in out
+    assert "You have reached the end of the guide." in out
+    assert "\033[" not in out, "no terminal colours when output is piped"
+
+
+def test_quitting_and_starting_again_resumes_at_the_same_step(tmp_path: Path) -> None:
+    db = tmp_path / "g.sqlite3"
+    first = console(db, ["1", "", "", "q"])
+    assert "Step 3 of 14" in first
+    assert "Your place is saved." in first
+    second = console(db, ["", "q"])
+    assert "Welcome back." in second
+    assert "part 1 of 5, Collect information, step 3 of 14" in second
+    assert second.count("Step 3 of 14") == 1
+    other = console(db, ["q"], user="someone-else")
+    assert "Hello, and welcome to Gently." in other
+
+
+def test_commands_ticks_labels_and_review(tmp_path: Path) -> None:
+    db = tmp_path / "g.sqlite3"
+    keys = ["", "", "", ""]  # confirm, then three text steps to the first checklist item
+    keys += ["tick", "next"]  # collect.why ticked by label
+    keys += ["skip"] * 9  # the rest skipped: summary
+    keys += ["/resources", "1", "/progress", "/menu", "go over the open ones", "nonsense", "q"]
+    out = console(db, keys)
+    assert "✅ Ticked" in out
+    assert "You ticked 1 of 10" in out
+    assert "9 still open" in out
+    assert "Tristan Taormino" in out
+    assert "1. Collect information: 1 of 10 ticked" in out
+    assert "Please pick one of the numbers above" in out
+
+
+def test_delete_from_the_console(tmp_path: Path) -> None:
+    db = tmp_path / "g.sqlite3"
+    out = console(db, ["", "", "/delete", "2", "q"])
+    assert "Erase everything?" in out
+    assert "Everything about you has been erased." in out
+    again = console(db, ["q"])
+    assert "Hello, and welcome to Gently." in again
+
+
+def test_choose_primary_is_always_one() -> None:
+    primary = Button("Next", Action(Verb.NEXT, "a.b"), primary=True)
+    menu = Button("☰ Menu", Action(Verb.MENU))
+    screen = Screen(Markup("x"), ((menu, primary),))
+    assert choose(screen, "") == primary.action
+    assert choose(screen, "1") == primary.action
+    assert choose(screen, "2") == menu.action
+    assert choose(screen, "menu") == menu.action
+    assert choose(screen, "/help") == Action(Verb.HELP)
+    assert choose(screen, "7") is None
+    assert console_user_id("a") < 0
+    assert console_user_id("a") == console_user_id("a") != console_user_id("b")

@@ -1,0 +1,209 @@
+"""The store on real SQLite files: persistence, atomicity, migration, privacy of stats."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import stat
+from pathlib import Path
+
+import pytest
+
+from bot.content import Guide
+from bot.session import Sessions
+from bot.store import SCHEMA_VERSION, Store, StoreUnavailable, migrations
+from bot.walkthrough import Action, Progress, Verb, View, begin
+from tests.conftest import FakeClock
+
+NOW = 1_800_000_000
+
+
+async def test_creates_directory_and_private_file(db_path: Path) -> None:
+    store = await Store.open(db_path)
+    await store.close()
+    assert db_path.is_file()
+    assert stat.S_IMODE(db_path.stat().st_mode) == 0o600
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+async def test_progress_survives_reopening(db_path: Path) -> None:
+    progress = Progress(
+        step_id="talk.lube",
+        step_index=10,
+        view=View.STEP,
+        ticked=frozenset({"collect.why", "talk.gloves"}),
+        seen_parts=frozenset({"collect", "talk"}),
+        reviewing=True,
+    )
+    first = await Store.open(db_path)
+    await first.save(7, progress, NOW)
+    await first.close()
+    second = await Store.open(db_path)
+    try:
+        assert await second.load(7) == progress
+        assert await second.load(8) is None
+    finally:
+        await second.close()
+
+
+async def test_only_minimal_columns_are_stored(store: Store, db_path: Path) -> None:
+    await store.save(7, Progress(step_id="collect.why"), NOW)
+    with sqlite3.connect(db_path) as raw:
+        columns = {row[1] for row in raw.execute("PRAGMA table_info(users)")}
+    assert columns == {
+        "user_id", "acknowledged_at", "step_id", "step_index", "view", "ticked", "seen_parts",
+        "reviewing", "started_at", "last_seen_at", "finished_at", "blocked_at",
+    }  # fmt: skip
+
+
+async def test_timestamps(store: Store, db_path: Path) -> None:
+    await store.save(7, Progress(step_id="collect.why"), NOW)
+    await store.save(7, Progress(step_id="read.bukowski", finished=True), NOW + 50)
+    await store.save(7, Progress(step_id="read.bukowski", finished=True), NOW + 90)
+    with sqlite3.connect(db_path) as raw:
+        row = raw.execute(
+            "SELECT acknowledged_at, started_at, last_seen_at, finished_at FROM users"
+        ).fetchone()
+    assert row == (NOW, NOW, NOW + 90, NOW + 50)
+
+
+async def test_delete_everything_reports_what_went(store: Store, db_path: Path) -> None:
+    await store.save(7, Progress(step_id="collect.why"), NOW)
+    await store.set_reminder(7, NOW + 3600)
+    await store.save(8, Progress(step_id="collect.why"), NOW)
+    deleted = await store.delete_user(7)
+    assert (deleted.users, deleted.reminders) == (1, 1)
+    assert await store.load(7) is None
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM reminders").fetchone()[0] == 0
+        assert raw.execute("SELECT user_id FROM users").fetchall() == [(8,)]
+    again = await store.delete_user(7)
+    assert (again.users, again.reminders) == (0, 0)
+
+
+async def test_stats_are_aggregates(store: Store) -> None:
+    await store.save(1, Progress(step_id="collect.why", seen_parts=frozenset({"collect"})), NOW)
+    await store.save(
+        2,
+        Progress(step_id="read.bukowski", seen_parts=frozenset({"collect", "talk", "read"}),
+                 finished=True),
+        NOW - 10 * 24 * 3600,
+    )  # fmt: skip
+    stats = await store.stats(NOW)
+    assert stats.users == 2
+    assert stats.acknowledged == 2
+    assert stats.finished == 1
+    assert stats.active_7d == 1
+    assert stats.reached == {"collect": 2, "talk": 1, "read": 1}
+
+
+async def test_migrates_a_version_one_database(db_path: Path) -> None:
+    old = await Store.open(db_path, target_version=1)
+    assert await old.schema_version() == 1
+    await old.close()
+    with sqlite3.connect(db_path) as raw:  # a row as version 1 of the bot wrote it
+        assert "reminders" not in {r[0] for r in raw.execute("SELECT name FROM sqlite_master")}
+        raw.execute(
+            "INSERT INTO users (user_id, acknowledged_at, step_id, step_index, ticked, "
+            "started_at, last_seen_at) VALUES (7, ?, 'talk.lube', 10, '[\"talk.gloves\"]', ?, ?)",
+            (NOW, NOW, NOW),
+        )
+    new = await Store.open(db_path)
+    try:
+        assert await new.schema_version() == SCHEMA_VERSION == migrations()[-1][0]
+        loaded = await new.load(7)
+        assert loaded is not None
+        assert loaded.ticked == frozenset({"talk.gloves"})
+        assert await new.set_reminder(7, NOW + 60)
+    finally:
+        await new.close()
+
+
+async def test_many_concurrent_taps_lose_nothing(
+    guide: Guide, db_path: Path, clock: FakeClock
+) -> None:
+    """50 users tap 'tick' then 'next' through part 1's checklist, all at once, with every
+    user's taps also fired concurrently (double-tap style) against the same lock."""
+    store = await Store.open(db_path, cache_users=5)  # small cache: most loads hit SQLite
+    sessions = Sessions(guide, store, clock)
+    part = guide.parts[0]
+    users = range(1, 51)
+
+    async def one_user(user: int) -> None:
+        await sessions.act(user, Action(Verb.CONFIRM))
+        taps = [Action(Verb.TICK, step.id) for step in part.checklist]
+        await asyncio.gather(*(sessions.act(user, tap) for tap in taps))
+
+    await asyncio.gather(*(one_user(u) for u in users))
+    await store.close()
+    reopened = await Store.open(db_path)
+    try:
+        for user in users:
+            progress = await reopened.load(user)
+            assert progress is not None
+            # ticks on other steps are stale (the user is on the first step), so the only
+            # accepted tick would be for the step they are on; nothing else may appear
+            assert progress.ticked <= {s.id for s in part.checklist}
+            assert progress.step_id == begin(guide).step_id
+        assert await reopened.integrity_ok()
+    finally:
+        await reopened.close()
+
+
+async def test_concurrent_sequential_walks_match_the_sequential_result(
+    guide: Guide, db_path: Path, clock: FakeClock
+) -> None:
+    store = await Store.open(db_path, cache_users=3)
+    sessions = Sessions(guide, store, clock)
+
+    async def walk(user: int, taps: int) -> Progress | None:
+        outcome = await sessions.act(user, Action(Verb.CONFIRM))
+        for _ in range(taps):
+            assert outcome.screen.primary is not None
+            outcome = await sessions.act(user, outcome.screen.primary.action)
+        return outcome.progress
+
+    results = await asyncio.gather(*(walk(user, 5 + user % 20) for user in range(1, 41)))
+    for user, expected in zip(range(1, 41), results, strict=True):
+        store._cache.clear()  # read back from the file, not the cache
+        assert await store.load(user) == expected
+    await store.close()
+
+
+async def test_locked_database_raises_store_unavailable(db_path: Path) -> None:
+    store = await Store.open(db_path, busy_timeout_ms=50)
+    blocker = sqlite3.connect(db_path, timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreUnavailable):
+            await store.save(7, Progress(step_id="collect.why"), NOW)
+    finally:
+        blocker.rollback()
+        blocker.close()
+    await store.save(7, Progress(step_id="collect.why"), NOW)  # fine again afterwards
+    assert await store.load(7) == Progress(step_id="collect.why")
+    await store.close()
+
+
+async def test_backup_is_a_consistent_copy(store: Store, tmp_path: Path) -> None:
+    for user in range(1, 101):
+        await store.save(user, Progress(step_id="collect.why"), NOW)
+    target = tmp_path / "backups" / "copy.sqlite3"
+
+    async def keep_writing() -> None:
+        for user in range(101, 201):
+            await store.save(user, Progress(step_id="talk.lube"), NOW)
+
+    await asyncio.gather(store.backup(target), keep_writing())
+    copy = await Store.open(target)
+    try:
+        assert await copy.integrity_ok()
+        count = (await copy.stats(NOW)).users
+        assert 100 <= count <= 200
+        assert await copy.load(1) == Progress(step_id="collect.why")
+    finally:
+        await copy.close()
+    with pytest.raises(FileExistsError):
+        await store.backup(target)

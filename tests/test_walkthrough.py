@@ -1,0 +1,302 @@
+"""The walkthrough engine, pure: what a user sees and where they end up."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from bot.content import Guide, Part
+from bot.walkthrough import Action, Effect, Outcome, Progress, Verb, View, begin, handle, resolve
+
+
+def press(guide: Guide, outcome: Outcome, label_key: str) -> Outcome:
+    """Press the button whose label is messages.buttons[label_key] on the current screen."""
+    label = guide.messages.button(label_key)
+    (button,) = [b for b in outcome.screen.buttons if b.label == label]
+    return handle(guide, outcome.progress, button.action)
+
+
+def confirmed(guide: Guide) -> Outcome:
+    return handle(guide, None, Action(Verb.CONFIRM))
+
+
+def walk_to(guide: Guide, step_id: str) -> Outcome:
+    outcome = confirmed(guide)
+    while outcome.progress and outcome.progress.step_id != step_id:
+        outcome = handle(guide, outcome.progress, outcome.screen.primary.action)  # type: ignore[union-attr]
+    return outcome
+
+
+def test_first_visit_asks_for_18_plus_and_stores_nothing_yet(guide: Guide) -> None:
+    outcome = handle(guide, None, Action(Verb.START))
+    assert outcome.progress is None
+    assert "18 or older" in outcome.screen.text
+    assert outcome.screen.primary and outcome.screen.primary.action == Action(Verb.CONFIRM)
+
+
+def test_under_18_gets_a_kind_goodbye_and_nothing_is_kept(guide: Guide) -> None:
+    outcome = handle(guide, None, Action(Verb.UNDERAGE))
+    assert outcome.progress is None
+    assert outcome.effect is Effect.FORGET
+    assert "Nothing about you has been saved" in outcome.screen.text
+
+
+def test_confirming_opens_part_one_with_its_intro(guide: Guide) -> None:
+    outcome = confirmed(guide)
+    assert outcome.progress == begin(guide)
+    assert "Part 1 of 5 · Collect information" in outcome.screen.text
+    assert "homework for you alone" in outcome.screen.text
+    assert guide.messages.button("back") not in [b.label for b in outcome.screen.buttons]
+
+
+def test_checklist_step_shows_position_and_tick_edits_in_place(guide: Guide) -> None:
+    outcome = walk_to(guide, "talk.no-alcohol")
+    assert "Part 3 of 5" in outcome.screen.text
+    assert "Checklist · 5 of 14" in outcome.screen.text
+    ticked = press(guide, outcome, "tick")
+    assert ticked.screen.in_place
+    assert ticked.screen.notice == "Ticked"
+    assert "talk.no-alcohol" in ticked.progress.ticked  # type: ignore[union-attr]
+    assert "✅ <i>Ticked</i>" in ticked.screen.text
+    assert ticked.screen.primary.label == guide.messages.button("next")  # type: ignore[union-attr]
+    unticked = press(guide, ticked, "untick")
+    assert "talk.no-alcohol" not in unticked.progress.ticked  # type: ignore[union-attr]
+
+
+def test_double_tick_is_harmless(guide: Guide) -> None:
+    outcome = walk_to(guide, "collect.why")
+    tick = Action(Verb.TICK, "collect.why")
+    once = handle(guide, outcome.progress, tick)
+    twice = handle(guide, once.progress, tick)
+    assert twice.progress == once.progress
+
+
+def test_checklist_summary_offers_to_revisit_open_items(guide: Guide) -> None:
+    outcome = walk_to(guide, "collect.why")
+    outcome = press(guide, press(guide, outcome, "tick"), "next")
+    while outcome.progress.view is View.STEP:  # type: ignore[union-attr]
+        outcome = press(guide, outcome, "skip")
+    assert "You ticked 1 of 10" in outcome.screen.text
+    assert "9 still open" in outcome.screen.text
+    review = press(guide, outcome, "review")
+    assert review.progress.step_id == "collect.what-you-know"  # type: ignore[union-attr]
+    visited = []
+    while review.progress.view is View.STEP:  # type: ignore[union-attr]
+        visited.append(review.progress.step_id)  # type: ignore[union-attr]
+        review = press(guide, review, "tick")
+        review = press(guide, review, "next")
+    assert len(visited) == 9
+    assert "You ticked 10 of 10" in review.screen.text
+    after = press(guide, review, "continue")
+    assert after.progress.step_id == "collect.the-big-question"  # type: ignore[union-attr]
+
+
+def test_the_end_offers_resources_and_menu(guide: Guide) -> None:
+    outcome = walk_to(guide, guide.parts[-1].steps[-1].id)
+    assert outcome.screen.primary.label == guide.messages.button("finish")  # type: ignore[union-attr]
+    end = handle(guide, outcome.progress, outcome.screen.primary.action)  # type: ignore[union-attr]
+    assert end.progress.finished and end.progress.view is View.FINISHED  # type: ignore[union-attr]
+    labels = [b.label for b in end.screen.buttons]
+    assert guide.messages.button("resources") in labels
+    assert guide.messages.button("menu") in labels
+
+
+def test_resources_menu_and_progress_keep_the_position(guide: Guide) -> None:
+    outcome = walk_to(guide, "talk.lube")
+    for verb in (Verb.RESOURCES, Verb.MENU, Verb.PROGRESS, Verb.HELP, Verb.PRIVACY):
+        side = handle(guide, outcome.progress, Action(verb))
+        assert side.progress == outcome.progress
+    resources = handle(guide, outcome.progress, Action(Verb.RESOURCES))
+    assert "Tristan Taormino" in resources.screen.text
+    back = handle(guide, outcome.progress, resources.screen.primary.action)  # type: ignore[union-attr]
+    assert back.screen.text == outcome.screen.text
+
+
+def test_progress_overview_counts_ticks_per_part(guide: Guide) -> None:
+    outcome = walk_to(guide, "collect.why")
+    outcome = press(guide, outcome, "tick")
+    overview = handle(guide, outcome.progress, Action(Verb.PROGRESS)).screen.text
+    assert "1. Collect information: 1 of 10 ticked" in overview
+    assert "3. Talking about it: 0 of 14 ticked" in overview
+
+
+def test_jump_to_a_part_from_the_menu(guide: Guide) -> None:
+    outcome = confirmed(guide)
+    jumped = handle(guide, outcome.progress, Action(Verb.JUMP, "you"))
+    assert jumped.progress.step_id == "you.get"  # type: ignore[union-attr]
+    assert "Part 4 of 5 · Is it you?" in jumped.screen.text
+
+
+def test_welcome_back_names_part_and_step(guide: Guide) -> None:
+    outcome = walk_to(guide, "talk.no-alcohol")
+    again = handle(guide, outcome.progress, Action(Verb.START))
+    assert "part 3 of 5" in again.screen.text
+    assert "step 8 of 20" in again.screen.text
+    assert again.progress == outcome.progress
+
+
+def test_stale_and_forged_buttons_get_the_current_screen(guide: Guide) -> None:
+    outcome = walk_to(guide, "talk.lube")
+    for action in (
+        Action(Verb.NEXT, "collect.why"),  # an older message
+        Action(Verb.TICK, "talk.no-such-step"),  # a step that no longer exists
+        Action(Verb.TICK, "talk.pick-your-way"),  # a text step
+        Action(Verb.JUMP, "nowhere"),
+        Action(Verb.NEXT, None),
+    ):
+        stale = handle(guide, outcome.progress, action)
+        assert stale.progress == outcome.progress
+        assert stale.screen.notice == guide.messages.notice("stale")
+        assert stale.screen.text == outcome.screen.text
+
+
+def test_buttons_after_delete_lead_back_to_the_welcome(guide: Guide) -> None:
+    outcome = handle(guide, None, Action(Verb.NEXT, "talk.lube"))
+    assert outcome.progress is None
+    assert outcome.screen.notice == guide.messages.notice("stale")
+    assert "18 or older" in outcome.screen.text
+
+
+def test_delete_and_restart_ask_first(guide: Guide) -> None:
+    outcome = walk_to(guide, "talk.lube")
+    ask = handle(guide, outcome.progress, Action(Verb.DELETE))
+    assert ask.progress == outcome.progress and ask.effect is Effect.NONE
+    gone = handle(guide, outcome.progress, Action(Verb.DELETE_CONFIRM))
+    assert gone.progress is None and gone.effect is Effect.FORGET
+    restart = handle(guide, outcome.progress, Action(Verb.RESTART_CONFIRM))
+    assert restart.progress == begin(guide)
+
+
+def test_content_edit_moves_a_removed_step_to_its_heir(guide: Guide) -> None:
+    talk = guide.part("talk")
+    assert talk is not None
+    without_gloves = replace(talk, steps=tuple(s for s in talk.steps if s.id != "talk.gloves"))
+    edited = Guide(
+        parts=tuple(without_gloves if p.id == "talk" else p for p in guide.parts),
+        resources=guide.resources,
+        messages=guide.messages,
+    )
+    saved = walk_to(guide, "talk.gloves").progress
+    assert saved is not None
+    saved = replace(saved, ticked=saved.ticked | {"talk.gloves", "old.removed"})
+    moved = resolve(edited, saved)
+    assert moved.step_id == "talk.condoms"
+    assert "talk.gloves" not in moved.ticked and "old.removed" not in moved.ticked
+    gone_part = resolve(edited, replace(saved, step_id="oldpart.step", step_index=3))
+    assert gone_part.step_id == guide.first_step.id
+
+
+# -- invariants over any sequence of actions ------------------------------------------------
+
+
+def all_actions(guide: Guide) -> list[Action]:
+    steps = [s.id for p in guide.parts for s in p.steps]
+    step_verbs = [Verb.NEXT, Verb.BACK, Verb.TICK, Verb.UNTICK, Verb.SKIP]
+    actions = [Action(v, s) for v in step_verbs for s in steps]
+    actions += [Action(v, p.id) for v in (Verb.JUMP, Verb.REVIEW) for p in guide.parts]
+    actions += [Action(v) for v in Verb if v not in step_verbs]
+    actions += [Action(Verb.NEXT, "forged.step"), Action(Verb.JUMP, None)]
+    return actions
+
+
+def check_invariants(guide: Guide, progress: Progress | None) -> None:
+    if progress is None:
+        return
+    step = guide.step(progress.step_id)
+    assert step is not None, "position is a real step"
+    checklist = {s.id for p in guide.parts for s in p.checklist}
+    assert progress.ticked <= checklist, "ticks exist only for checklist steps"
+    if progress.view is View.SUMMARY or progress.reviewing:
+        assert step.is_checklist
+
+
+@st.composite
+def sequences(draw: st.DrawFn, guide: Guide) -> list[Action]:
+    pool = all_actions(guide)
+    return draw(st.lists(st.sampled_from(pool), max_size=60))
+
+
+GUIDE_FOR_STRATEGIES: list[Guide] = []
+
+
+def guide_once() -> Guide:
+    from bot.content import load_guide
+
+    if not GUIDE_FOR_STRATEGIES:
+        GUIDE_FOR_STRATEGIES.append(load_guide())
+    return GUIDE_FOR_STRATEGIES[0]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_invariants_hold_for_any_action_sequence(data: st.DataObject) -> None:
+    guide = guide_once()
+    progress: Progress | None = None
+    for action in data.draw(sequences(guide)):
+        outcome = handle(guide, progress, action)
+        check_invariants(guide, outcome.progress)
+        assert outcome.screen.text
+        assert len(outcome.screen.text) < 4096
+        progress = outcome.progress
+
+
+@settings(max_examples=80, deadline=None)
+@given(data=st.data())
+def test_back_from_first_stays_and_next_from_last_finishes(data: st.DataObject) -> None:
+    guide = guide_once()
+    first = begin(guide)
+    back = handle(guide, first, Action(Verb.BACK, first.step_id))
+    assert back.progress == first
+    last = guide.parts[-1].steps[-1]
+    at_end = Progress(step_id=last.id, step_index=len(guide.parts[-1].steps) - 1)
+    done = handle(guide, at_end, Action(Verb.NEXT, last.id)).progress
+    assert done is not None and done.finished and done.view is View.FINISHED
+    # and a random walk of nexts always ends there too
+    progress = data.draw(st.sampled_from([s.id for p in guide.parts for s in p.steps]))
+    current: Progress | None = resolve(guide, Progress(step_id=progress))
+    for _ in range(200):
+        assert current is not None
+        if current.finished:
+            break
+        outcome = handle(
+            guide, current, handle(guide, current, Action(Verb.RESUME)).screen.primary.action
+        )  # type: ignore[union-attr]
+        current = outcome.progress
+    assert current is not None and current.finished
+
+
+@st.composite
+def edited_guides(draw: st.DrawFn, guide: Guide) -> Guide:
+    parts: list[Part] = []
+    for part in guide.parts:
+        if len(guide.parts) > 1 and draw(st.integers(0, 9)) == 0:
+            continue  # the whole part removed
+        steps = list(part.steps)
+        steps = [s for s in steps if draw(st.integers(0, 4)) != 0] or steps[:1]
+        if draw(st.booleans()):
+            steps = draw(st.permutations(steps))
+        steps = [
+            replace(s, id=f"{s.id}-renamed") if draw(st.integers(0, 6)) == 0 else s for s in steps
+        ]
+        parts.append(replace(part, steps=tuple(steps)))
+    return Guide(
+        parts=tuple(parts) or guide.parts, resources=guide.resources, messages=guide.messages
+    )
+
+
+@settings(max_examples=120, deadline=None)
+@given(data=st.data())
+def test_saved_progress_survives_any_content_edit(data: st.DataObject) -> None:
+    guide = guide_once()
+    progress: Progress | None = None
+    for action in data.draw(sequences(guide)):
+        progress = handle(guide, progress, action).progress
+    if progress is None:
+        progress = begin(guide)
+    edited = data.draw(edited_guides(guide))
+    moved = resolve(edited, progress)
+    check_invariants(edited, moved)
+    outcome = handle(edited, progress, data.draw(st.sampled_from(all_actions(edited))))
+    check_invariants(edited, outcome.progress)
