@@ -1,0 +1,135 @@
+"""Wiring: `build_application` puts every handler in order; production and tests share it."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.commands import COMMANDS
+from bot.config import Settings
+from bot.content import Guide
+from bot.session import Sessions
+from bot.store import Store
+from bot.telegram.delivery import Delivery
+from bot.telegram.handlers import Handlers
+from bot.telegram.ordering import PerUserOrderedProcessor
+
+log = logging.getLogger(__name__)
+
+NO_PREVIEWS = LinkPreviewOptions(is_disabled=True)
+ALLOWED_UPDATES = [
+    Update.MESSAGE,
+    Update.CALLBACK_QUERY,
+    Update.CHANNEL_POST,
+    Update.MY_CHAT_MEMBER,
+]
+
+
+class Gently:
+    """The bot's resources: the store is opened in post_init and closed in post_shutdown."""
+
+    def __init__(self, settings: Settings, guide: Guide, clock: Callable[[], float]) -> None:
+        self.settings = settings
+        self.guide = guide
+        self.clock = clock
+        self.store: Store | None = None
+        self._sessions: Sessions | None = None
+
+    @property
+    def sessions(self) -> Sessions:
+        if self._sessions is None:
+            raise RuntimeError("the store is not open: post_init has not run")
+        return self._sessions
+
+    async def post_init(self, app: Application) -> None:  # type: ignore[type-arg]
+        self.store = await Store.open(self.settings.db_path)
+        self._sessions = Sessions(self.guide, self.store, self.clock)
+        commands = [BotCommand(name, description) for name, (_, description) in COMMANDS.items()]
+        await app.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
+        log.info("Gently is ready (database %s)", self.settings.db_path)
+
+    async def post_shutdown(self, app: Application) -> None:  # type: ignore[type-arg]
+        if self.store is not None:
+            self._sessions = None
+            await self.store.close()
+            self.store = None
+            log.info("database closed")
+
+    async def blocked(self, user_id: int) -> None:
+        """The user blocked the bot: stop messaging them."""
+        log.info("user %s blocked the bot", user_id)
+        if self.store is not None:
+            await self.store.mark_blocked(user_id, int(self.clock()))
+
+
+def build_application(
+    settings: Settings,
+    guide: Guide,
+    *,
+    request: BaseRequest | None = None,
+    clock: Callable[[], float] = time.time,
+    rate_limiter: bool = True,
+) -> Application:  # type: ignore[type-arg]
+    """The whole bot, ready for run_polling/run_webhook, or for tests with a fake request."""
+    if not settings.token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    gently = Gently(settings, guide, clock)
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token)
+        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEWS))
+        .concurrent_updates(PerUserOrderedProcessor())
+        .post_init(gently.post_init)
+        .post_shutdown(gently.post_shutdown)
+    )
+    if settings.base_url:
+        builder = builder.base_url(settings.base_url)
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    app = builder.build()
+    app.bot_data["gently"] = gently
+    handlers = Handlers(guide, lambda: gently.sessions, Delivery(app.bot, gently.blocked))
+    register(app, handlers)
+    return app
+
+
+def register(app: Application, h: Handlers) -> None:  # type: ignore[type-arg]
+    """Every handler, in order. Edited messages match nothing and are ignored."""
+    private = filters.ChatType.PRIVATE
+    new_message = filters.UpdateType.MESSAGE
+
+    # 1. Anything outside a private chat is refused before other handlers see it.
+    elsewhere = (filters.ChatType.GROUPS & new_message) | filters.UpdateType.CHANNEL_POST
+    app.add_handler(MessageHandler(elsewhere, h.not_private), group=-1)
+    # 2. Commands.
+    app.add_handler(CommandHandler(list(COMMANDS), h.command, filters=private & new_message))
+    # 3. Buttons: every callback query, valid or not, goes to the handler that answers it.
+    app.add_handler(CallbackQueryHandler(h.callback))
+    # 4. Unknown commands, then anything else typed or sent where a button is expected.
+    app.add_handler(MessageHandler(private & new_message & filters.COMMAND, h.unknown_command))
+    app.add_handler(MessageHandler(private & new_message, h.not_a_button))
+    app.add_error_handler(h.error)
+
+
+def run_bot(settings: Settings, guide: Guide) -> None:
+    """Long polling (the default), or a webhook when GENTLY_WEBHOOK_URL is set."""
+    app = build_application(settings, guide)
+    log.info("starting long polling")
+    app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)

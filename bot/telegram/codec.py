@@ -1,0 +1,60 @@
+"""Callback data: a small, versioned, prefixed format, far below Telegram's 64 bytes.
+
+    g1:<code>[:<target>]      e.g. "g1:t:talk.lube" (tick), "g1:j:talk" (jump), "g1:m" (menu)
+
+Anything else (an older format, a typo, forged data) decodes to None.
+"""
+
+from __future__ import annotations
+
+import re
+
+from bot.walkthrough import PART_VERBS, STEP_VERBS, Action, Verb
+
+PREFIX = "g1"
+MAX_BYTES = 64
+_CODES: dict[Verb, str] = {
+    Verb.START: "st", Verb.CONFIRM: "c", Verb.UNDERAGE: "u", Verb.NEXT: "n", Verb.BACK: "b",
+    Verb.TICK: "t", Verb.UNTICK: "x", Verb.SKIP: "k", Verb.RESUME: "r", Verb.MENU: "m",
+    Verb.JUMP: "j", Verb.REVIEW: "v", Verb.PROGRESS: "p", Verb.RESOURCES: "o", Verb.HELP: "h",
+    Verb.PRIVACY: "y", Verb.RESTART: "rs", Verb.RESTART_CONFIRM: "ry", Verb.DELETE: "d",
+    Verb.DELETE_CONFIRM: "dy", Verb.CANCEL: "z",
+}  # fmt: skip
+_VERBS = {code: verb for verb, code in _CODES.items()}
+_TARGET = re.compile(r"^[a-z0-9][a-z0-9.-]{0,47}$")
+# Reminder choices live outside the walkthrough: "g1:R:<choice>".
+REMIND_CODE = "R"
+
+
+def encode(action: Action) -> str:
+    data = f"{PREFIX}:{_CODES[action.verb]}"
+    if action.target is not None:
+        data += f":{action.target}"
+    if len(data.encode()) > MAX_BYTES:
+        raise ValueError(f"callback data too long: {data!r}")
+    return data
+
+
+def decode(data: str | None) -> Action | None:
+    """The action a button stands for, or None for anything unknown or malformed."""
+    if not data or len(data.encode()) > MAX_BYTES:
+        return None
+    prefix, _, rest = data.partition(":")
+    code, _, target = rest.partition(":")
+    verb = _VERBS.get(code)
+    if prefix != PREFIX or verb is None:
+        return None
+    needs_target = verb in STEP_VERBS or verb in PART_VERBS
+    if needs_target != bool(target) or (target and not _TARGET.match(target)):
+        return None
+    return Action(verb, target or None)
+
+
+def encode_reminder(choice: str) -> str:
+    return f"{PREFIX}:{REMIND_CODE}:{choice}"
+
+
+def decode_reminder(data: str | None) -> str | None:
+    if not data or not data.startswith(f"{PREFIX}:{REMIND_CODE}:"):
+        return None
+    return data.split(":", 2)[2] or None

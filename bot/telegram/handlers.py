@@ -1,0 +1,126 @@
+"""Thin handlers: decode the update, apply it through the session, show the screen."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from telegram import Update
+from telegram.constants import ChatType
+from telegram.ext import ApplicationHandlerStop, ContextTypes
+
+from bot.commands import COMMANDS
+from bot.content import Guide, Messages
+from bot.session import Sessions
+from bot.store import StoreUnavailable
+from bot.telegram.codec import decode
+from bot.telegram.delivery import Delivery
+from bot.walkthrough import Action, Screen, Verb
+
+log = logging.getLogger(__name__)
+Context = ContextTypes.DEFAULT_TYPE
+
+
+class Handlers:
+    """Every handler of the bot. `sessions` is called for at each update: it exists only
+    once post_init has opened the store."""
+
+    def __init__(self, guide: Guide, sessions: Callable[[], Sessions], delivery: Delivery) -> None:
+        self.guide = guide
+        self._sessions = sessions
+        self.delivery = delivery
+        self._refused_chats: set[int] = set()
+
+    @property
+    def sessions(self) -> Sessions:
+        return self._sessions()
+
+    @property
+    def messages(self) -> Messages:
+        return self.guide.messages
+
+    async def command(self, update: Update, context: Context) -> None:
+        """A known command in a private chat: the same as the matching button."""
+        assert update.effective_message and update.effective_user
+        name = (update.effective_message.text or "/").split()[0][1:].split("@")[0].lower()
+        await self.apply(update, Action(COMMANDS[name][0]))
+
+    async def callback(self, update: Update, context: Context) -> None:
+        """A button press: always answered; stale or forged data re-shows the current step."""
+        query = update.callback_query
+        assert query is not None
+        message = query.message
+        if message is None or message.chat.type != ChatType.PRIVATE:
+            await self.delivery.quietly(query.answer(self.messages.notice("stale")))
+            return
+        action = decode(query.data)
+        await self.apply(
+            update, action or Action(Verb.RESUME), tapped=message.message_id, forged=not action
+        )
+
+    async def apply(
+        self, update: Update, action: Action, *, tapped: int | None = None, forged: bool = False
+    ) -> None:
+        user = update.effective_user
+        assert user is not None
+        query = update.callback_query
+        try:
+            outcome = await self.sessions.act(user.id, action)
+        except StoreUnavailable:
+            log.warning("store unavailable for user %s", user.id)
+            if query:
+                await self.delivery.quietly(query.answer())
+            await self.delivery.text(user.id, self.messages.text("busy"))
+            return
+        screen = outcome.screen
+        if forged and screen.notice is None:
+            screen = Screen(screen.text, screen.rows, self.messages.notice("stale"))
+        if outcome.progress is None:
+            self.delivery.live.forget(user.id)
+        answer = (lambda: query.answer(screen.notice)) if query else None
+        await self.delivery.show(user.id, screen, tapped_message=tapped, answer=answer)
+
+    async def unknown_command(self, update: Update, context: Context) -> None:
+        """An unknown command in a private chat: point to /help."""
+        assert update.effective_chat
+        await self.delivery.text(update.effective_chat.id, self.messages.text("unknown_command"))
+
+    async def not_a_button(self, update: Update, context: Context) -> None:
+        """Text, stickers and the like where a button is expected: a short hint. Never
+        stored, never echoed, never logged."""
+        assert update.effective_chat
+        await self.delivery.text(update.effective_chat.id, self.messages.text("use_buttons"))
+
+    async def not_private(self, update: Update, context: Context) -> None:
+        """Groups and channels: say once, discreetly, that the bot works in private; leave."""
+        chat = update.effective_chat
+        if chat is None or chat.type == ChatType.PRIVATE:
+            return
+        if chat.id not in self._refused_chats:
+            self._refused_chats.add(chat.id)
+            link = f"https://t.me/{context.bot.username}"
+            if chat.type != ChatType.CHANNEL:
+                await self.delivery.quietly(
+                    context.bot.send_message(chat.id, self.messages.text("private_only", link=link))
+                )
+            await self.delivery.quietly(context.bot.leave_chat(chat.id))
+        raise ApplicationHandlerStop
+
+    async def error(self, update: object, context: Context) -> None:
+        """Log what failed (update type and user id only) and reassure the user."""
+        kind = type(update).__name__
+        user_id = None
+        if isinstance(update, Update):
+            kind = next((k for k in update.to_dict() if k != "update_id"), kind)
+            user_id = update.effective_user.id if update.effective_user else None
+        log.error(
+            "error handling %s update for user %s: %r", kind, user_id, context.error,
+            exc_info=context.error,
+        )  # fmt: skip
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is not None and chat.type == ChatType.PRIVATE:
+            if isinstance(update, Update) and update.callback_query:
+                await self.delivery.quietly(update.callback_query.answer())
+            await self.delivery.quietly(
+                context.bot.send_message(chat.id, self.messages.text("error"))
+            )

@@ -1,0 +1,223 @@
+"""An offline Bot API and update factories, for tests and the benchmark.
+
+`OfflineBotAPI` is a `BaseRequest`: PTB's real Bot, Application and handlers run on top of
+it, but nothing leaves the process. It answers the methods Gently uses, records every
+call, fails loudly on anything else, and can hold, slow down or fail calls on purpose.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import Bot, Update
+from telegram.request import BaseRequest, RequestData
+
+BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Gently", "username": "gently_test_bot",
+            "can_join_groups": False, "can_read_all_group_messages": False,
+            "supports_inline_queries": False}  # fmt: skip
+TRUE_METHODS = {
+    "answerCallbackQuery", "setMyCommands", "deleteMyCommands", "leaveChat", "setWebhook",
+    "deleteWebhook", "close", "logOut",
+}  # fmt: skip
+MESSAGE_METHODS = {"sendMessage", "editMessageText", "editMessageReplyMarkup"}
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    message_id: int | None = None  # of the message a send or edit returned
+
+    @property
+    def chat_id(self) -> int | None:
+        value = self.params.get("chat_id")
+        return int(value) if value is not None else None
+
+    @property
+    def text(self) -> str:
+        return str(self.params.get("text", ""))
+
+    @property
+    def buttons(self) -> list[tuple[str, str]]:
+        """(label, callback data) of every inline button, in order."""
+        markup = self.params.get("reply_markup") or {}
+        if isinstance(markup, str):
+            markup = json.loads(markup)
+        return [
+            (b["text"], b.get("callback_data", ""))
+            for row in markup.get("inline_keyboard", [])
+            for b in row
+        ]
+
+
+class OfflineBotAPI(BaseRequest):
+    def __init__(self, latency: float = 0.0, record: bool = True) -> None:
+        self.calls: list[Call] = []
+        self.unexpected: list[str] = []
+        self.latency = latency
+        self.record = record
+        self._ids = itertools.count(1000)
+        self._changed = asyncio.Event()
+        self._holds: dict[int, asyncio.Event] = {}
+        self._failures: dict[tuple[str, int | None], tuple[int, str]] = {}
+        self.count = 0
+
+    # -- BaseRequest -------------------------------------------------------------------
+
+    @property
+    def read_timeout(self) -> float | None:
+        return 10.0
+
+    async def initialize(self) -> None:
+        return None
+
+    async def shutdown(self) -> None:
+        return None
+
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, *args: Any,
+        **kwargs: Any,
+    ) -> tuple[int, bytes]:  # fmt: skip
+        name = url.rsplit("/", 1)[-1]
+        params = dict(request_data.parameters) if request_data else {}
+        call = Call(name, params)
+        self.count += 1
+        if self.record:
+            self.calls.append(call)
+        self._changed.set()
+        self._changed = asyncio.Event()
+        if call.chat_id in self._holds and name == "sendMessage":
+            await self._holds[call.chat_id].wait()
+        if self.latency:
+            await asyncio.sleep(self.latency)  # the simulated network round trip
+        failure = self._failures.get((name, call.chat_id)) or self._failures.get((name, None))
+        if failure:
+            status, description = failure
+            return status, json.dumps(
+                {"ok": False, "error_code": status, "description": description}
+            ).encode()
+        return 200, json.dumps({"ok": True, "result": self._result(call)}).encode()
+
+    def _result(self, call: Call) -> Any:
+        if call.method == "getMe":
+            return BOT_USER
+        if call.method in TRUE_METHODS:
+            return True
+        if call.method == "getUpdates":
+            return []
+        if call.method == "getWebhookInfo":
+            return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        if call.method in MESSAGE_METHODS:
+            message_id = call.params.get("message_id") or next(self._ids)
+            call.message_id = int(message_id)
+            return {
+                "message_id": int(message_id),
+                "date": 0,
+                "text": call.text,
+                "chat": {"id": call.chat_id, "type": "private", "first_name": "U"},
+            }
+        self.unexpected.append(call.method)
+        return True
+
+    # -- controls for tests ------------------------------------------------------------
+
+    def hold(self, chat_id: int) -> asyncio.Event:
+        """Keep sendMessage to this chat waiting until the returned event is set."""
+        self._holds[chat_id] = asyncio.Event()
+        return self._holds[chat_id]
+
+    def fail(self, method: str, status: int, description: str, chat_id: int | None = None) -> None:
+        self._failures[(method, chat_id)] = (status, description)
+
+    def clear_failures(self) -> None:
+        self._failures.clear()
+
+    async def wait_for(
+        self, predicate: Callable[[list[Call]], bool], within: float = 10.0
+    ) -> None:
+        """Wait until the recorded calls satisfy `predicate` (an event, not a sleep)."""
+        async with asyncio.timeout(within):
+            while not predicate(self.calls):
+                await self._changed.wait()
+
+    def to(self, chat_id: int, method: str | None = None) -> list[Call]:
+        return [c for c in self.calls if c.chat_id == chat_id and method in (None, c.method)]
+
+    def sent_texts(self, chat_id: int) -> list[str]:
+        return [c.text for c in self.to(chat_id, "sendMessage")]
+
+
+class Updates:
+    """Factories for the updates Telegram would send, as real `Update` objects."""
+
+    def __init__(self, bot: Bot) -> None:
+        self.bot = bot
+        self._update_ids = itertools.count(1)
+        self._message_ids = itertools.count(1)
+        self._query_ids = itertools.count(1)
+
+    def _build(self, payload: dict[str, Any]) -> Update:
+        update = Update.de_json({"update_id": next(self._update_ids), **payload}, self.bot)
+        assert update is not None
+        return update
+
+    @staticmethod
+    def user(user_id: int) -> dict[str, Any]:
+        return {"id": user_id, "is_bot": False, "first_name": "Test"}
+
+    @staticmethod
+    def chat(chat_id: int, kind: str = "private") -> dict[str, Any]:
+        chat: dict[str, Any] = {"id": chat_id, "type": kind}
+        if kind != "private":
+            chat["title"] = "A group"
+        return chat
+
+    def message(
+        self,
+        user_id: int | None,
+        text: str | None = None,
+        *,
+        chat_id: int | None = None,
+        kind: str = "private",
+        edited: bool = False,
+        extra: dict[str, Any] | None = None,
+    ) -> Update:
+        message: dict[str, Any] = {
+            "message_id": next(self._message_ids), "date": 0,
+            "chat": self.chat(chat_id if chat_id is not None else user_id or 1, kind),
+        }  # fmt: skip
+        if user_id is not None:
+            message["from"] = self.user(user_id)
+        if text is not None:
+            message["text"] = text
+            if text.startswith("/"):
+                length = len(text.split()[0])
+                message["entities"] = [{"type": "bot_command", "offset": 0, "length": length}]
+        message.update(extra or {})
+        key = "edited_message" if edited else "message"
+        if edited:
+            message["edit_date"] = 1
+        if kind == "channel":
+            key = "channel_post"
+        return self._build({key: message})
+
+    def command(self, user_id: int, command: str) -> Update:
+        return self.message(user_id, command)
+
+    def sticker(self, user_id: int) -> Update:
+        sticker = {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1,
+                   "is_animated": False, "is_video": False, "type": "regular"}  # fmt: skip
+        return self.message(user_id, extra={"sticker": sticker})
+
+    def tap(self, user_id: int, data: str, message_id: int = 1, *, kind: str = "private") -> Update:
+        """A button press on message `message_id` in the user's chat."""
+        message = {"message_id": message_id, "date": 0, "chat": self.chat(user_id, kind),
+                   "from": BOT_USER, "text": "…"}  # fmt: skip
+        query = {"id": str(next(self._query_ids)), "from": self.user(user_id),
+                 "chat_instance": "ci", "data": data, "message": message}  # fmt: skip
+        return self._build({"callback_query": query})

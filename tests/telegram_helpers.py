@@ -1,0 +1,90 @@
+"""Driving the real Application over the offline Bot API, as a user would."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from telegram import Update
+from telegram.ext import Application
+
+from bot.config import Settings
+from bot.content import Guide
+from bot.telegram.app import build_application
+from bot.telegram.offline import Call, OfflineBotAPI, Updates
+from tests.conftest import FakeClock
+
+TOKEN = "123456:TEST-token-never-printed"
+
+
+@dataclass
+class Chat:
+    """One running bot, and the means to talk to it."""
+
+    app: Application  # type: ignore[type-arg]
+    api: OfflineBotAPI
+    updates: Updates
+    clock: FakeClock
+    settings: Settings
+    processed: list[Update] = field(default_factory=list)
+
+    async def send(self, update: Update) -> None:
+        await self.app.process_update(update)
+
+    async def command(self, user: int, text: str) -> None:
+        await self.send(self.updates.command(user, text))
+
+    def last_with_button(self, user: int, label: str) -> tuple[Call, str]:
+        for call in reversed(self.api.to(user)):
+            for text, data in call.buttons:
+                if text == label or text.endswith(label):
+                    return call, data
+        raise AssertionError(f"no message to {user} has a button {label!r}")
+
+    async def press(self, user: int, label: str) -> None:
+        """Tap the button with this label on the newest message that has one."""
+        call, data = self.last_with_button(user, label)
+        assert call.message_id is not None
+        await self.send(self.updates.tap(user, data, call.message_id))
+
+    def last_text(self, user: int) -> str:
+        texts = [
+            c.text for c in self.api.to(user) if c.method in ("sendMessage", "editMessageText")
+        ]
+        return texts[-1] if texts else ""
+
+    def answers(self) -> list[Call]:
+        return [c for c in self.api.calls if c.method == "answerCallbackQuery"]
+
+
+def settings_for(db: Path, **extra: object) -> Settings:
+    return Settings(token=TOKEN, db_path=db, **extra)  # type: ignore[arg-type]
+
+
+@asynccontextmanager
+async def running(
+    guide: Guide,
+    db: Path,
+    clock: FakeClock | None = None,
+    api: OfflineBotAPI | None = None,
+    **settings: object,
+) -> AsyncIterator[Chat]:
+    """The app as run_polling would run it (initialize, post_init, start), minus polling."""
+    api = api or OfflineBotAPI()
+    clock = clock or FakeClock()
+    config = settings_for(db, **settings)
+    app = build_application(config, guide, request=api, clock=clock, rate_limiter=False)
+    await app.initialize()
+    assert app.post_init is not None
+    await app.post_init(app)
+    await app.start()
+    try:
+        yield Chat(app, api, Updates(app.bot), clock, config)
+    finally:
+        await app.stop()
+        await app.shutdown()
+        assert app.post_shutdown is not None
+        await app.post_shutdown(app)
+    assert api.unexpected == [], f"unexpected Bot API methods: {api.unexpected}"

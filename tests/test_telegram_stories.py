@@ -1,0 +1,239 @@
+"""Stories a Telegram user lives through, against the real Application."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from bot.content import Guide
+from bot.telegram.codec import decode
+from tests.conftest import FakeClock
+from tests.telegram_helpers import running
+
+ALICE, BOB = 1001, 1002
+
+
+async def test_first_visit_to_finish(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.command(ALICE, "/start")
+        welcome = chat.last_text(ALICE)
+        assert "18 or older" in welcome
+        assert not db_path.exists() or _users(db_path) == []  # nothing stored before confirming
+        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        assert "Part 1 of 5 · Collect information" in chat.last_text(ALICE)
+        assert _users(db_path) == [ALICE]
+
+        taps = 0
+        while "You have reached the end of the guide" not in chat.last_text(ALICE):
+            call = [c for c in chat.api.to(ALICE) if c.buttons][-1]
+            primary = next(
+                label for label, data in call.buttons
+                if decode(data) and label in _primary_labels(guide)
+            )  # fmt: skip
+            await chat.press(ALICE, primary)
+            taps += 1
+            assert taps < 200
+        # every callback was answered, and every message kept far below Telegram's limit
+        assert len(chat.answers()) == taps + 1
+        assert all(len(c.text) < 4096 for c in chat.api.calls)
+
+
+async def test_each_step_is_one_message_and_only_the_newest_has_buttons(
+    guide: Guide, db_path: Path
+) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.command(ALICE, "/start")
+        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        first = chat.api.to(ALICE, "sendMessage")[-1]
+        await chat.press(ALICE, guide.messages.button("next"))
+        second = chat.api.to(ALICE, "sendMessage")[-1]
+        assert second.message_id != first.message_id
+        strips = chat.api.to(ALICE, "editMessageReplyMarkup")
+        assert strips, "the previous message's keyboard is removed"
+        assert strips[-1].params["message_id"] == first.message_id
+        assert "reply_markup" not in strips[-1].params
+
+
+async def test_ticking_edits_the_message_in_place(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.command(ALICE, "/start")
+        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        for _ in range(3):
+            await chat.press(ALICE, guide.messages.button("next"))
+        item = chat.api.to(ALICE, "sendMessage")[-1]
+        assert "Checklist · 1 of 10" in item.text
+        sent_before = len(chat.api.to(ALICE, "sendMessage"))
+        await chat.press(ALICE, guide.messages.button("tick"))
+        edit = chat.api.to(ALICE, "editMessageText")[-1]
+        assert edit.params["message_id"] == item.message_id
+        assert "✅ <i>Ticked</i>" in edit.text
+        assert guide.messages.button("untick") in [label for label, _ in edit.buttons]
+        assert len(chat.api.to(ALICE, "sendMessage")) == sent_before
+        assert chat.answers()[-1].params.get("text") == "Ticked"
+
+
+async def test_resume_after_rebuilding_the_application(guide: Guide, db_path: Path) -> None:
+    clock = FakeClock()
+    async with running(guide, db_path, clock) as chat:
+        await chat.command(ALICE, "/start")
+        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        for _ in range(4):
+            await chat.press(ALICE, guide.messages.button("next"))
+        await chat.press(ALICE, guide.messages.button("tick"))
+        where = chat.last_text(ALICE)
+    clock.advance(7 * 24 * 3600)  # a week later, after a restart
+    async with running(guide, db_path, clock) as chat:
+        await chat.command(ALICE, "/start")
+        assert "Welcome back." in chat.last_text(ALICE)
+        assert "part 1 of 5" in chat.last_text(ALICE)
+        await chat.press(ALICE, guide.messages.button("continue"))
+        assert chat.last_text(ALICE) == where
+        await chat.command(ALICE, "/resume")
+        assert chat.last_text(ALICE) == where
+
+
+async def test_group_chat_is_refused_once_and_nothing_is_stored(
+    guide: Guide, db_path: Path
+) -> None:
+    async with running(guide, db_path) as chat:
+        group = -5000
+        await chat.send(chat.updates.message(ALICE, "/start", chat_id=group, kind="supergroup"))
+        await chat.send(chat.updates.message(BOB, "/start", chat_id=group, kind="supergroup"))
+        to_group = chat.api.to(group, "sendMessage")
+        assert len(to_group) == 1
+        assert "private chat" in to_group[0].text
+        assert "https://t.me/gently_test_bot" in to_group[0].text
+        assert chat.api.to(group, "leaveChat")
+        await chat.send(chat.updates.message(None, "news", chat_id=-6000, kind="channel"))
+        assert not chat.api.to(-6000, "sendMessage")
+        assert _users(db_path) == []
+
+
+async def test_under_18_path_stores_nothing(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.command(ALICE, "/start")
+        await chat.press(ALICE, guide.messages.button("under18"))
+        assert "Nothing about you has been saved" in chat.last_text(ALICE)
+        assert _users(db_path) == []
+
+
+async def test_delete_erases_everything(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.command(ALICE, "/start")
+        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await chat.press(ALICE, guide.messages.button("next"))
+        await chat.command(BOB, "/start")
+        await chat.press(BOB, guide.messages.button("confirm_adult"))
+        await chat.command(ALICE, "/delete")
+        assert "Erase everything?" in chat.last_text(ALICE)
+        assert _users(db_path) == [ALICE, BOB]
+        await chat.press(ALICE, guide.messages.button("delete_yes"))
+        assert "Everything about you has been erased" in chat.last_text(ALICE)
+        assert _users(db_path) == [BOB]
+        # an old button after /delete: polite answer and the welcome again, nothing stored
+        call, data = chat.last_with_button(ALICE, guide.messages.button("next"))
+        await chat.send(chat.updates.tap(ALICE, data, call.message_id or 1))
+        assert chat.answers()[-1].params["text"] == guide.messages.notice("stale")
+        assert "18 or older" in chat.last_text(ALICE)
+        assert _users(db_path) == [BOB]
+        await chat.command(ALICE, "/start")
+        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        assert "Step 1 of 14" in chat.last_text(ALICE)
+
+
+async def test_stale_and_forged_buttons(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.command(ALICE, "/start")
+        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        old_call, old_next = chat.last_with_button(ALICE, guide.messages.button("next"))
+        await chat.press(ALICE, guide.messages.button("next"))
+        current = chat.last_text(ALICE)
+        for data in (old_next, "g1:n:collect.gone", "g9:n:x", "garbage", "g1:t:", "x" * 64):
+            await chat.send(chat.updates.tap(ALICE, data, old_call.message_id or 1))
+            answer = chat.answers()[-1]
+            assert answer.params["text"] == guide.messages.notice("stale"), data
+            assert chat.last_text(ALICE) == current  # the current step, re-sent
+        assert "Step 2 of 14" in current
+
+
+async def test_double_tap_moves_one_step(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.command(ALICE, "/start")
+        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        call, data = chat.last_with_button(ALICE, guide.messages.button("next"))
+        first = chat.updates.tap(ALICE, data, call.message_id or 1)
+        second = chat.updates.tap(ALICE, data, call.message_id or 1)
+        await chat.app.update_queue.put(first)
+        await chat.app.update_queue.put(second)
+        await chat.api.wait_for(
+            lambda calls: sum(c.method == "answerCallbackQuery" for c in calls) == 2
+        )
+        await chat.api.wait_for(
+            lambda calls: (
+                "Step 2 of 14" in chat.last_text(ALICE)
+                and len(chat.api.to(ALICE, "sendMessage")) >= 4
+            )
+        )
+        assert "Step 2 of 14" in chat.last_text(ALICE)
+        assert [c.params.get("text") for c in chat.answers()][-1] == guide.messages.notice("stale")
+
+
+async def test_resources_mid_walk_keep_the_position(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.command(ALICE, "/start")
+        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await chat.press(ALICE, guide.messages.button("next"))
+        where = chat.last_text(ALICE)
+        await chat.command(ALICE, "/resources")
+        assert "The Ultimate Guide to Prostate Pleasure" in chat.last_text(ALICE)
+        await chat.press(ALICE, guide.messages.button("continue"))
+        assert chat.last_text(ALICE) == where
+
+
+async def test_commands_text_and_unknown_input(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.command(ALICE, "/start")
+        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        for command, expected in (
+            ("/menu", "Where would you like to go?"),
+            ("/progress", "1. Collect information: 0 of 10 ticked"),
+            ("/privacy", "What Gently keeps"),
+            ("/help", "How Gently works"),
+            ("/restart", "Start again from the very beginning?"),
+            ("/nonsense", "I don't know that command"),
+            ("/start@gently_test_bot", "Welcome back."),
+        ):
+            await chat.command(ALICE, command)
+            assert expected in chat.last_text(ALICE), command
+        await chat.send(chat.updates.message(ALICE, "<b>hello</b> & where am I?"))
+        hint = chat.last_text(ALICE)
+        assert "Please use the buttons" in hint
+        assert "hello" not in hint
+        await chat.send(chat.updates.sticker(ALICE))
+        assert "Please use the buttons" in chat.last_text(ALICE)
+        before = len(chat.api.calls)
+        await chat.send(chat.updates.message(ALICE, "/menu", edited=True))
+        assert len(chat.api.calls) == before  # edited messages are ignored
+        await chat.press(ALICE, "3. Talking about it")
+        assert "Part 3 of 5 · Talking about it" in chat.last_text(ALICE)
+
+
+async def test_command_menu_is_registered_for_private_chats(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path) as chat:
+        (call,) = [c for c in chat.api.calls if c.method == "setMyCommands"]
+        names = [c["command"] for c in call.params["commands"]]
+        assert names == ["start", "resume", "menu", "progress", "resources", "privacy",
+                         "delete", "restart", "help"]  # fmt: skip
+        assert call.params["scope"] == {"type": "all_private_chats"}
+
+
+def _users(db: Path) -> list[int]:
+    if not db.exists():
+        return []
+    with sqlite3.connect(db) as raw:
+        return [row[0] for row in raw.execute("SELECT user_id FROM users ORDER BY user_id")]
+
+
+def _primary_labels(guide: Guide) -> set[str]:
+    m = guide.messages
+    return {m.button(k) for k in ("next", "tick", "continue", "finish", "confirm_adult")}
