@@ -13,7 +13,7 @@ import re
 import sys
 from typing import TextIO
 
-from bot.commands import COMMANDS
+from bot.commands import command_action
 from bot.session import Sessions
 from bot.walkthrough import Action, Button, Screen, Verb
 
@@ -51,8 +51,7 @@ def choose(screen: Screen, line: str) -> Action | None:
     line = line.strip()
     buttons = ordered_buttons(screen)
     if line.startswith("/"):
-        command = COMMANDS.get(line[1:].split()[0].lower()) if len(line) > 1 else None
-        return Action(command[0]) if command else None
+        return command_action(line)
     if not line:
         return buttons[0].action if buttons else None
     if line.isdigit():

@@ -46,4 +46,9 @@ class Sessions:
                     await self.store.delete_user(user_id)
             elif outcome.progress is not None and outcome.progress != before:
                 await self.store.save(user_id, outcome.progress, self.now())
+            if outcome.reminder is not None:
+                if outcome.reminder.delay is None:
+                    await self.store.clear_reminder(user_id)
+                else:
+                    await self.store.set_reminder(user_id, self.now() + outcome.reminder.delay)
             return outcome

@@ -222,7 +222,7 @@ async def test_command_menu_is_registered_for_private_chats(guide: Guide, db_pat
     async with running(guide, db_path) as chat:
         (call,) = [c for c in chat.api.calls if c.method == "setMyCommands"]
         names = [c["command"] for c in call.params["commands"]]
-        assert names == ["start", "resume", "menu", "progress", "resources", "privacy",
+        assert names == ["start", "resume", "menu", "progress", "resources", "remind", "privacy",
                          "delete", "restart", "help"]  # fmt: skip
         assert call.params["scope"] == {"type": "all_private_chats"}
 

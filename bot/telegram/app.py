@@ -23,6 +23,7 @@ from telegram.request import BaseRequest
 from bot.commands import COMMANDS
 from bot.config import Settings
 from bot.content import Guide
+from bot.reminders import Reminders
 from bot.session import Sessions
 from bot.store import Store
 from bot.telegram.delivery import Delivery
@@ -49,6 +50,7 @@ class Gently:
         self.clock = clock
         self.store: Store | None = None
         self._sessions: Sessions | None = None
+        self.reminders: Reminders | None = None
 
     @property
     def sessions(self) -> Sessions:
@@ -59,6 +61,10 @@ class Gently:
     async def post_init(self, app: Application) -> None:  # type: ignore[type-arg]
         self.store = await Store.open(self.settings.db_path)
         self._sessions = Sessions(self.guide, self.store, self.clock)
+        assert app.job_queue is not None, "install python-telegram-bot[job-queue]"
+        self.reminders = Reminders(app.job_queue, lambda: self.sessions.store, self.guide,
+                                   self.clock)  # fmt: skip
+        await self.reminders.restore()
         commands = [BotCommand(name, description) for name, (_, description) in COMMANDS.items()]
         await app.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
         log.info("Gently is ready (database %s)", self.settings.db_path)
@@ -75,6 +81,12 @@ class Gently:
         log.info("user %s blocked the bot", user_id)
         if self.store is not None:
             await self.store.mark_blocked(user_id, int(self.clock()))
+        if self.reminders is not None:
+            self.reminders.cancel(user_id)
+
+    async def reminder_changed(self, user_id: int) -> None:
+        if self.reminders is not None:
+            await self.reminders.reschedule_user(user_id)
 
 
 def build_application(
@@ -105,7 +117,9 @@ def build_application(
         builder = builder.request(request).get_updates_request(request)
     app = builder.build()
     app.bot_data["gently"] = gently
-    handlers = Handlers(guide, lambda: gently.sessions, Delivery(app.bot, gently.blocked))
+    handlers = Handlers(
+        guide, lambda: gently.sessions, Delivery(app.bot, gently.blocked), gently.reminder_changed
+    )
     register(app, handlers)
     return app
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from bot.walkthrough import PART_VERBS, STEP_VERBS, Action, Verb
+from bot.walkthrough import TARGET_VERBS, Action, Verb
 
 PREFIX = "g1"
 MAX_BYTES = 64
@@ -18,12 +18,10 @@ _CODES: dict[Verb, str] = {
     Verb.TICK: "t", Verb.UNTICK: "x", Verb.SKIP: "k", Verb.RESUME: "r", Verb.MENU: "m",
     Verb.JUMP: "j", Verb.REVIEW: "v", Verb.PROGRESS: "p", Verb.RESOURCES: "o", Verb.HELP: "h",
     Verb.PRIVACY: "y", Verb.RESTART: "rs", Verb.RESTART_CONFIRM: "ry", Verb.DELETE: "d",
-    Verb.DELETE_CONFIRM: "dy", Verb.CANCEL: "z",
+    Verb.DELETE_CONFIRM: "dy", Verb.CANCEL: "z", Verb.REMIND: "rm", Verb.REMIND_SET: "R",
 }  # fmt: skip
 _VERBS = {code: verb for verb, code in _CODES.items()}
 _TARGET = re.compile(r"^[a-z0-9][a-z0-9.-]{0,47}$")
-# Reminder choices live outside the walkthrough: "g1:R:<choice>".
-REMIND_CODE = "R"
 
 
 def encode(action: Action) -> str:
@@ -44,17 +42,7 @@ def decode(data: str | None) -> Action | None:
     verb = _VERBS.get(code)
     if prefix != PREFIX or verb is None:
         return None
-    needs_target = verb in STEP_VERBS or verb in PART_VERBS
+    needs_target = verb in TARGET_VERBS
     if needs_target != bool(target) or (target and not _TARGET.match(target)):
         return None
     return Action(verb, target or None)
-
-
-def encode_reminder(choice: str) -> str:
-    return f"{PREFIX}:{REMIND_CODE}:{choice}"
-
-
-def decode_reminder(data: str | None) -> str | None:
-    if not data or not data.startswith(f"{PREFIX}:{REMIND_CODE}:"):
-        return None
-    return data.split(":", 2)[2] or None

@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.commands import COMMANDS
+from bot.commands import command_action
 from bot.content import Guide, Messages
 from bot.session import Sessions
 from bot.store import StoreUnavailable
 from bot.telegram.codec import decode
 from bot.telegram.delivery import Delivery
-from bot.walkthrough import Action, Screen, Verb
+from bot.walkthrough import Action, Effect, Screen, Verb
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
@@ -25,10 +25,17 @@ class Handlers:
     """Every handler of the bot. `sessions` is called for at each update: it exists only
     once post_init has opened the store."""
 
-    def __init__(self, guide: Guide, sessions: Callable[[], Sessions], delivery: Delivery) -> None:
+    def __init__(
+        self,
+        guide: Guide,
+        sessions: Callable[[], Sessions],
+        delivery: Delivery,
+        reminder_changed: Callable[[int], Awaitable[None]],
+    ) -> None:
         self.guide = guide
         self._sessions = sessions
         self.delivery = delivery
+        self._reminder_changed = reminder_changed
         self._refused_chats: set[int] = set()
 
     @property
@@ -42,8 +49,9 @@ class Handlers:
     async def command(self, update: Update, context: Context) -> None:
         """A known command in a private chat: the same as the matching button."""
         assert update.effective_message and update.effective_user
-        name = (update.effective_message.text or "/").split()[0][1:].split("@")[0].lower()
-        await self.apply(update, Action(COMMANDS[name][0]))
+        action = command_action(update.effective_message.text or "")
+        assert action is not None, "CommandHandler only passes known commands"
+        await self.apply(update, action)
 
     async def callback(self, update: Update, context: Context) -> None:
         """A button press: always answered; stale or forged data re-shows the current step."""
@@ -77,6 +85,8 @@ class Handlers:
             screen = Screen(screen.text, screen.rows, self.messages.notice("stale"))
         if outcome.progress is None:
             self.delivery.live.forget(user.id)
+        if outcome.reminder is not None or outcome.effect is Effect.FORGET:
+            await self._reminder_changed(user.id)
         answer = (lambda: query.answer(screen.notice)) if query else None
         await self.delivery.show(user.id, screen, tapped_message=tapped, answer=answer)
 

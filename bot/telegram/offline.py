@@ -137,9 +137,7 @@ class OfflineBotAPI(BaseRequest):
     def clear_failures(self) -> None:
         self._failures.clear()
 
-    async def wait_for(
-        self, predicate: Callable[[list[Call]], bool], within: float = 10.0
-    ) -> None:
+    async def wait_for(self, predicate: Callable[[list[Call]], bool], within: float = 10.0) -> None:
         """Wait until the recorded calls satisfy `predicate` (an event, not a sleep)."""
         async with asyncio.timeout(within):
             while not predicate(self.calls):

@@ -6,12 +6,16 @@ Nothing here knows about Telegram, SQL or any other I/O.
 from bot.walkthrough.engine import begin, handle, resolve
 from bot.walkthrough.model import (
     PART_VERBS,
+    REMINDER_CHOICES,
+    REMINDER_OFF,
     STEP_VERBS,
+    TARGET_VERBS,
     Action,
     Button,
     Effect,
     Outcome,
     Progress,
+    ReminderChange,
     Screen,
     Verb,
     View,
@@ -19,12 +23,16 @@ from bot.walkthrough.model import (
 
 __all__ = [
     "PART_VERBS",
+    "REMINDER_CHOICES",
+    "REMINDER_OFF",
     "STEP_VERBS",
+    "TARGET_VERBS",
     "Action",
     "Button",
     "Effect",
     "Outcome",
     "Progress",
+    "ReminderChange",
     "Screen",
     "Verb",
     "View",

@@ -8,11 +8,14 @@ from bot.content import Guide, Part, Step
 from bot.walkthrough import screens
 from bot.walkthrough.model import (
     PART_VERBS,
+    REMINDER_CHOICES,
+    REMINDER_OFF,
     STEP_VERBS,
     Action,
     Effect,
     Outcome,
     Progress,
+    ReminderChange,
     Screen,
     Verb,
     View,
@@ -88,6 +91,8 @@ def handle(guide: Guide, progress: Progress | None, action: Action) -> Outcome:
     verb = action.verb
     if verb in STEP_VERBS:
         return _handle_step(guide, progress, action)
+    if verb is Verb.REMIND_SET:
+        return _remind(guide, progress, action.target)
     if verb in PART_VERBS:
         part = guide.part(action.target or "")
         if part is None:
@@ -179,7 +184,19 @@ def _handle_other(guide: Guide, progress: Progress, verb: Verb) -> Outcome:
         return Outcome(None, screens.info(guide, "deleted", False), Effect.FORGET)
     if verb is Verb.CANCEL:
         return Outcome(progress, screens.info(guide, "cancelled", True))
+    if verb is Verb.REMIND:
+        return Outcome(progress, screens.remind_offer(guide))
     return stale(guide, progress)
+
+
+def _remind(guide: Guide, progress: Progress, choice: str | None) -> Outcome:
+    if choice == REMINDER_OFF:
+        change = ReminderChange(None)
+    elif choice in REMINDER_CHOICES:
+        change = ReminderChange(REMINDER_CHOICES[choice][0])
+    else:
+        return stale(guide, progress)
+    return Outcome(progress, screens.remind_done(guide, choice), reminder=change)
 
 
 def _at(

@@ -53,10 +53,22 @@ class Verb(StrEnum):
     DELETE = "delete"
     DELETE_CONFIRM = "delete_yes"
     CANCEL = "cancel"
+    REMIND = "remind"  # offer reminder choices
+    REMIND_SET = "remind_set"  # target: a key of REMINDER_DELAYS, or "off"
 
 
 STEP_VERBS = frozenset({Verb.NEXT, Verb.BACK, Verb.TICK, Verb.UNTICK, Verb.SKIP})
 PART_VERBS = frozenset({Verb.JUMP, Verb.REVIEW})
+TARGET_VERBS = STEP_VERBS | PART_VERBS | {Verb.REMIND_SET}
+
+DAY = 24 * 3600
+# reminder choice → (delay in seconds, its button in messages.toml [reminder])
+REMINDER_CHOICES = {
+    "1d": (DAY, "tomorrow"),
+    "3d": (3 * DAY, "in_3_days"),
+    "7d": (7 * DAY, "in_a_week"),
+}
+REMINDER_OFF = "off"
 
 
 @dataclass(frozen=True)
@@ -94,7 +106,13 @@ class Effect(Enum):
 
 
 @dataclass(frozen=True)
+class ReminderChange:
+    delay: int | None  # seconds from now; None cancels the user's reminder
+
+
+@dataclass(frozen=True)
 class Outcome:
     progress: Progress | None
     screen: Screen
     effect: Effect = field(default=Effect.NONE)
+    reminder: ReminderChange | None = None

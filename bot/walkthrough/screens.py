@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from bot.content import Guide, Part, Step
 from bot.markup import Markup, escape
-from bot.walkthrough.model import Action, Button, Progress, Screen, Verb, View
+from bot.walkthrough.model import (
+    REMINDER_CHOICES,
+    REMINDER_OFF,
+    Action,
+    Button,
+    Progress,
+    Screen,
+    Verb,
+    View,
+)
 
 Row = tuple[Button, ...]
 
@@ -21,11 +30,15 @@ def button(
     return Button(guide.messages.button(key, **values), Action(verb, target), primary)
 
 
-def menu_row(guide: Guide, step: Step | None = None, *, back: bool = True) -> Row:
+def menu_row(
+    guide: Guide, step: Step | None = None, *, back: bool = True, remind: bool = False
+) -> Row:
     row: list[Button] = []
     if step is not None and back:
         row.append(button(guide, "back", Verb.BACK, step.id))
     row.append(button(guide, "menu", Verb.MENU))
+    if remind:
+        row.append(button(guide, "remind", Verb.REMIND))
     return tuple(row)
 
 
@@ -61,9 +74,14 @@ def step_screen(guide: Guide, progress: Progress) -> Screen:
     if ticked:
         lines += ["", "✅ <i>Ticked</i>"]
     at_very_start = part_index == 0 and step_index == 0 and not progress.reviewing
+    # the end of a part is a natural pause: offer a reminder there (not at the very end)
+    pause = step_index == len(part.steps) - 1 and part_index < len(guide.parts) - 1
     return Screen(
         Markup("\n".join(lines)),
-        (step_buttons(guide, step, ticked), menu_row(guide, step, back=not at_very_start)),
+        (
+            step_buttons(guide, step, ticked),
+            menu_row(guide, step, back=not at_very_start, remind=pause),
+        ),
     )
 
 
@@ -98,7 +116,7 @@ def checklist_summary(guide: Guide, progress: Progress) -> Screen:
     first_row: Row = (button(guide, "continue", Verb.NEXT, step.id, primary=True),)
     if open_items:
         first_row = (button(guide, "review", Verb.REVIEW, part.id), *first_row)
-    return Screen(Markup(f"{text}\n\n{extra}"), (first_row, menu_row(guide, step)))
+    return Screen(Markup(f"{text}\n\n{extra}"), (first_row, menu_row(guide, step, remind=True)))
 
 
 def finished(guide: Guide) -> Screen:
@@ -143,7 +161,7 @@ def menu(guide: Guide, acknowledged: bool) -> Screen:
     rows.append(
         (button(guide, "progress", Verb.PROGRESS), button(guide, "resources", Verb.RESOURCES))
     )
-    rows.append((button(guide, "restart", Verb.RESTART),))
+    rows.append((button(guide, "remind", Verb.REMIND), button(guide, "restart", Verb.RESTART)))
     if acknowledged:
         rows.insert(0, continue_row(guide))
     return Screen(guide.messages.text("menu"), tuple(rows))
@@ -187,3 +205,25 @@ def confirm(guide: Guide, key: str, yes_key: str, yes: Verb) -> Screen:
         guide.messages.text(key),
         ((button(guide, yes_key, yes), button(guide, "cancel", Verb.CANCEL, primary=True)),),
     )
+
+
+def remind_offer(guide: Guide) -> Screen:
+    label = guide.messages.reminder
+    choices = tuple(
+        Button(label(key), Action(Verb.REMIND_SET, choice))
+        for choice, (_, key) in REMINDER_CHOICES.items()
+    )
+    return Screen(
+        Markup(label("offer")),
+        (choices, (Button(label("no_thanks"), Action(Verb.REMIND_SET, REMINDER_OFF)),),
+         continue_row(guide)),
+    )  # fmt: skip
+
+
+def remind_done(guide: Guide, choice: str) -> Screen:
+    label = guide.messages.reminder
+    if choice == REMINDER_OFF:
+        text = label("off")
+    else:
+        text = label("set", when=label(REMINDER_CHOICES[choice][1]).lower())
+    return Screen(Markup(text), (continue_row(guide),))
