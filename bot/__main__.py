@@ -1,4 +1,4 @@
-"""Command line: `python -m bot {run,console,check-content,backup,stats}`."""
+"""Command line: `python -m bot {run,console,check-content,backup,stats,health}`."""
 
 from __future__ import annotations
 
@@ -67,6 +67,9 @@ def parser() -> argparse.ArgumentParser:
     backup = sub.add_parser("backup", help="write a consistent copy of the database")
     backup.add_argument("path", type=Path, help="where to write the copy (must not exist)")
     backup.set_defaults(handler=cmd_backup)
+
+    health = sub.add_parser("health", help="exit 0 if the running bot's heartbeat is fresh")
+    health.set_defaults(handler=cmd_health)
 
     stats = sub.add_parser("stats", help="aggregate usage figures (no personal data)")
     stats.add_argument("--json", action="store_true")
@@ -173,6 +176,14 @@ def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     print(f"Backup written to {args.path}")
     return 0
+
+
+def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.health import check, heartbeat_path
+
+    problem = check(heartbeat_path(settings.db_path))
+    print(problem or "healthy", file=sys.stderr if problem else sys.stdout)
+    return 1 if problem else 0
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:

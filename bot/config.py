@@ -7,6 +7,7 @@ through a log line or a traceback that prints the settings.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +48,9 @@ class Settings:
         if level not in LOG_LEVELS:
             raise SettingsError(f"GENTLY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
         content_dir = get("GENTLY_CONTENT_DIR")
+        webhook_url, secret = get("GENTLY_WEBHOOK_URL"), get("GENTLY_WEBHOOK_SECRET")
+        if webhook_url:
+            check_webhook(webhook_url, secret)
         return cls(
             token=get("TELEGRAM_BOT_TOKEN"),
             base_url=get("TELEGRAM_BASE_URL"),
@@ -54,10 +58,24 @@ class Settings:
             content_dir=Path(content_dir) if content_dir else None,
             admin_ids=parse_ids("GENTLY_ADMIN_IDS", get("GENTLY_ADMIN_IDS")),
             log_level=level,
-            webhook_url=get("GENTLY_WEBHOOK_URL"),
+            webhook_url=webhook_url,
             webhook_listen=get("GENTLY_WEBHOOK_LISTEN") or "0.0.0.0",
             webhook_port=parse_port(get("GENTLY_WEBHOOK_PORT")),
-            webhook_secret=get("GENTLY_WEBHOOK_SECRET"),
+            webhook_secret=secret,
+        )
+
+
+def check_webhook(url: str, secret: str | None) -> None:
+    if not url.startswith("https://"):
+        raise SettingsError("GENTLY_WEBHOOK_URL must be a public https:// address")
+    if not secret:
+        raise SettingsError(
+            "GENTLY_WEBHOOK_SECRET is required with GENTLY_WEBHOOK_URL (Telegram sends it with "
+            "every update, so strangers cannot post fake ones)"
+        )
+    if not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret):
+        raise SettingsError(
+            "GENTLY_WEBHOOK_SECRET must be 16 to 256 characters of A-Z, a-z, 0-9, _ and -"
         )
 
 

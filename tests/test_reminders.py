@@ -39,7 +39,7 @@ async def test_quiet_by_default(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
         await confirmed(chat, guide)
         assert reminders(db_path) == []
-        assert chat.app.job_queue.jobs() == ()
+        assert chat.app.job_queue.jobs("^reminder:") == ()
 
 
 async def test_set_change_and_cancel(guide: Guide, db_path: Path) -> None:
@@ -122,7 +122,7 @@ async def test_restart_with_an_overdue_reminder_sends_it_once(guide: Guide, db_p
         await chat.api.wait_for(lambda _: len(reminder_messages(chat, guide)) == 1)
     assert reminders(db_path)[0][2] is not None  # claimed as sent
     async with running(guide, db_path, clock) as chat:
-        assert chat.app.job_queue.jobs() == ()
+        assert chat.app.job_queue.jobs("^reminder:") == ()
         assert reminder_messages(chat, guide) == []
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
@@ -23,6 +24,7 @@ from telegram.request import BaseRequest
 from bot.commands import COMMANDS
 from bot.config import Settings
 from bot.content import Guide
+from bot.health import HEARTBEAT_EVERY, beat, heartbeat_path
 from bot.reminders import Reminders
 from bot.session import Sessions
 from bot.store import Store
@@ -65,6 +67,8 @@ class Gently:
         self.reminders = Reminders(app.job_queue, lambda: self.sessions.store, self.guide,
                                    self.clock)  # fmt: skip
         await self.reminders.restore()
+        await self._heartbeat(None)
+        app.job_queue.run_repeating(self._heartbeat, interval=HEARTBEAT_EVERY, name="heartbeat")
         commands = [BotCommand(name, description) for name, (_, description) in COMMANDS.items()]
         await app.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
         log.info("Gently is ready (database %s)", self.settings.db_path)
@@ -75,6 +79,12 @@ class Gently:
             await self.store.close()
             self.store = None
             log.info("database closed")
+
+    async def _heartbeat(self, context: object) -> None:
+        try:
+            beat(heartbeat_path(self.settings.db_path), self.clock())
+        except OSError as error:
+            log.warning("cannot write the heartbeat: %s", error)
 
     async def blocked(self, user_id: int) -> None:
         """The user blocked the bot: stop messaging them."""
@@ -120,11 +130,11 @@ def build_application(
     handlers = Handlers(
         guide, lambda: gently.sessions, Delivery(app.bot, gently.blocked), gently.reminder_changed
     )
-    register(app, handlers)
+    register(app, handlers, settings.admin_ids)
     return app
 
 
-def register(app: Application, h: Handlers) -> None:  # type: ignore[type-arg]
+def register(app: Application, h: Handlers, admin_ids: frozenset[int]) -> None:  # type: ignore[type-arg]
     """Every handler, in order. Edited messages match nothing and are ignored."""
     private = filters.ChatType.PRIVATE
     new_message = filters.UpdateType.MESSAGE
@@ -134,16 +144,39 @@ def register(app: Application, h: Handlers) -> None:  # type: ignore[type-arg]
     app.add_handler(MessageHandler(elsewhere, h.not_private), group=-1)
     # 2. Commands.
     app.add_handler(CommandHandler(list(COMMANDS), h.command, filters=private & new_message))
-    # 3. Buttons: every callback query, valid or not, goes to the handler that answers it.
+    # 3. Operator stats, for GENTLY_ADMIN_IDS only; anyone else falls through to "unknown".
+    admins = filters.User(user_id=admin_ids, allow_empty=False)
+    app.add_handler(CommandHandler("stats", h.stats, filters=private & new_message & admins))
+    # 4. Buttons: every callback query, valid or not, goes to the handler that answers it.
     app.add_handler(CallbackQueryHandler(h.callback))
-    # 4. Unknown commands, then anything else typed or sent where a button is expected.
+    # 5. Unknown commands, then anything else typed or sent where a button is expected.
     app.add_handler(MessageHandler(private & new_message & filters.COMMAND, h.unknown_command))
     app.add_handler(MessageHandler(private & new_message, h.not_a_button))
     app.add_error_handler(h.error)
 
 
+def webhook_options(settings: Settings) -> dict[str, object]:
+    """Arguments for run_webhook/start_webhook: listen locally, and let Telegram call the
+    public URL; PTB rejects any request without the secret header."""
+    assert settings.webhook_url and settings.webhook_secret
+    return {
+        "listen": settings.webhook_listen,
+        "port": settings.webhook_port,
+        "url_path": urlsplit(settings.webhook_url).path.strip("/"),
+        "webhook_url": settings.webhook_url,
+        "secret_token": settings.webhook_secret,
+        "allowed_updates": ALLOWED_UPDATES,
+    }
+
+
 def run_bot(settings: Settings, guide: Guide) -> None:
-    """Long polling (the default), or a webhook when GENTLY_WEBHOOK_URL is set."""
+    """Long polling (the default), or a webhook when GENTLY_WEBHOOK_URL is set. Both stop
+    gracefully on SIGINT/SIGTERM: in-flight updates finish, then the database closes."""
     app = build_application(settings, guide)
-    log.info("starting long polling")
-    app.run_polling(allowed_updates=ALLOWED_UPDATES, drop_pending_updates=False)
+    if settings.webhook_url:
+        options = webhook_options(settings)
+        log.info("starting webhook on %s:%s", options["listen"], options["port"])
+        app.run_webhook(**options)  # type: ignore[arg-type]
+    else:
+        log.info("starting long polling")
+        app.run_polling(allowed_updates=ALLOWED_UPDATES)

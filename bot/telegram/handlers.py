@@ -11,6 +11,8 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.commands import command_action
 from bot.content import Guide, Messages
+from bot.markup import escape
+from bot.reporting import stats_text
 from bot.session import Sessions
 from bot.store import StoreUnavailable
 from bot.telegram.codec import decode
@@ -72,6 +74,7 @@ class Handlers:
         user = update.effective_user
         assert user is not None
         query = update.callback_query
+        log.debug("user %s: %s", user.id, action.verb.value)
         try:
             outcome = await self.sessions.act(user.id, action)
         except StoreUnavailable:
@@ -89,6 +92,14 @@ class Handlers:
             await self._reminder_changed(user.id)
         answer = (lambda: query.answer(screen.notice)) if query else None
         await self.delivery.show(user.id, screen, tapped_message=tapped, answer=answer)
+
+    async def stats(self, update: Update, context: Context) -> None:
+        """/stats for operators: aggregate figures only."""
+        assert update.effective_chat
+        figures = await self.sessions.store.stats(self.sessions.now())
+        await self.delivery.text(
+            update.effective_chat.id, f"<pre>{escape(stats_text(self.guide, figures))}</pre>"
+        )
 
     async def unknown_command(self, update: Update, context: Context) -> None:
         """An unknown command in a private chat: point to /help."""

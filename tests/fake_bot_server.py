@@ -1,0 +1,90 @@
+"""A tiny Bot API over HTTP on 127.0.0.1, for tests that run the real `python -m bot run`
+in a subprocess (pointed at it with TELEGRAM_BASE_URL)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs
+
+from bot.telegram.offline import BOT_USER
+
+
+class FakeBotServer:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.updates: list[dict[str, Any]] = []
+        self._cond = threading.Condition()
+        self._next_id = 1
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                method = self.path.rsplit("/", 1)[-1]
+                params = server.parse(body, self.headers.get("Content-Type", ""))
+                result = server.answer(method, params)
+                payload = json.dumps({"ok": True, "result": result}).encode()
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the bot gave up a long poll while shutting down
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/bot"
+
+    def __enter__(self) -> FakeBotServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    @staticmethod
+    def parse(body: bytes, content_type: str) -> dict[str, Any]:
+        if not body:
+            return {}
+        if "json" in content_type:
+            return dict(json.loads(body))
+        return {k: v[0] for k, v in parse_qs(body.decode()).items()}
+
+    def push(self, update: dict[str, Any]) -> None:
+        with self._cond:
+            self.updates.append({"update_id": self._next_id, **update})
+            self._next_id += 1
+            self._cond.notify_all()
+
+    def answer(self, method: str, params: dict[str, Any]) -> Any:
+        with self._cond:
+            self.calls.append((method, params))
+            self._cond.notify_all()
+        if method == "getMe":
+            return BOT_USER
+        if method == "getUpdates":
+            offset = int(params.get("offset") or 0)
+            with self._cond:
+                self._cond.wait_for(lambda: any(u["update_id"] >= offset for u in self.updates),
+                                    timeout=0.5)  # fmt: skip
+                return [u for u in self.updates if u["update_id"] >= offset]
+        if method in ("sendMessage", "editMessageText", "editMessageReplyMarkup"):
+            chat = {"id": int(params.get("chat_id", 0)), "type": "private", "first_name": "U"}
+            return {"message_id": 77, "date": 0, "chat": chat, "text": params.get("text", "")}
+        return True
+
+    def wait_for(self, predicate: Any, timeout: float = 20.0) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: predicate(self.calls), timeout=timeout)

@@ -1,0 +1,208 @@
+"""Running for real: webhook, graceful shutdown, backups, stats, health, admin gate."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.config import Settings, SettingsError
+from bot.content import Guide
+from bot.health import beat, check
+from bot.store import Store
+from bot.telegram.app import webhook_options
+from bot.walkthrough import Progress
+from tests.fake_bot_server import FakeBotServer
+from tests.telegram_helpers import TOKEN, running
+
+ALICE, BOB = 4001, 4002
+SECRET = "s3cret-token-for-tests_0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_webhook_accepts_signed_updates_and_rejects_others(
+    guide: Guide, db_path: Path
+) -> None:
+    port = free_port()
+    async with running(
+        guide, db_path, webhook_url="https://bot.example.org/gently-hook", webhook_secret=SECRET,
+        webhook_listen="127.0.0.1", webhook_port=port,
+    ) as chat:  # fmt: skip
+        options = webhook_options(chat.settings)
+        assert options["url_path"] == "gently-hook"
+        assert chat.app.updater is not None
+        await chat.app.updater.start_webhook(**options)  # type: ignore[arg-type]
+        try:
+            (hook,) = [c for c in chat.api.calls if c.method == "setWebhook"]
+            assert hook.params["secret_token"] == SECRET
+            update = chat.updates.command(ALICE, "/start").to_dict()
+            url = f"http://127.0.0.1:{port}/gently-hook"
+            async with httpx.AsyncClient() as client:
+                missing = await client.post(url, json=update)
+                wrong = await client.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}
+                )
+                good = await client.post(
+                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
+                )
+            assert missing.status_code == 403
+            assert wrong.status_code == 403
+            assert good.status_code == 200
+            await chat.api.wait_for(lambda _: "18 or older" in chat.last_text(ALICE))
+            assert len(chat.api.sent_texts(ALICE)) == 1  # only the signed update was handled
+        finally:
+            await chat.app.updater.stop()
+
+
+def test_webhook_needs_a_secret() -> None:
+    env = {"GENTLY_WEBHOOK_URL": "https://bot.example.org/hook"}
+    with pytest.raises(SettingsError, match="GENTLY_WEBHOOK_SECRET is required"):
+        Settings.from_env(env, env_file=None)
+    with pytest.raises(SettingsError, match="16 to 256"):
+        Settings.from_env({**env, "GENTLY_WEBHOOK_SECRET": "short"}, env_file=None)
+    ok = Settings.from_env({**env, "GENTLY_WEBHOOK_SECRET": SECRET}, env_file=None)
+    assert SECRET not in repr(ok)
+
+
+def test_settings_from_env_file(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "# comment\nTELEGRAM_BOT_TOKEN='1:abc'\nGENTLY_ADMIN_IDS=1, 2\nGENTLY_LOG_LEVEL=debug\n",
+        encoding="utf-8",
+    )
+    settings = Settings.from_env({"GENTLY_DB_PATH": "x.db"}, env_file=env_file)
+    assert settings.token == "1:abc"
+    assert settings.admin_ids == frozenset({1, 2})
+    assert settings.log_level == "DEBUG"
+    assert settings.db_path == Path("x.db")
+    with pytest.raises(SettingsError, match="GENTLY_ADMIN_IDS"):
+        Settings.from_env({"GENTLY_ADMIN_IDS": "me"}, env_file=None)
+
+
+async def test_stats_only_for_admins(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path, admin_ids=frozenset({ALICE})) as chat:
+        await chat.command(BOB, "/start")
+        await chat.press(BOB, guide.messages.button("confirm_adult"))
+        await chat.command(ALICE, "/stats")
+        figures = chat.last_text(ALICE)
+        assert "users stored: 1" in figures
+        assert "  1. Collect information: 1" in figures
+        assert str(BOB) not in figures
+        await chat.command(BOB, "/stats")
+        assert "I don't know that command" in chat.last_text(BOB)
+
+
+async def test_shutdown_closes_the_database(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path) as chat:
+        store = chat.app.bot_data["gently"].store
+    assert chat.app.bot_data["gently"].store is None
+    with pytest.raises(ValueError, match="no active connection"):
+        await store.load(1)
+
+
+def run_env(db: Path, server: FakeBotServer, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENTLY_", "TELEGRAM_"))}
+    env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=server.base_url,
+               GENTLY_DB_PATH=str(db), GENTLY_LOG_LEVEL="INFO", **extra)  # fmt: skip
+    return env
+
+
+def test_sigterm_finishes_work_and_exits_cleanly(tmp_path: Path) -> None:
+    db = tmp_path / "data" / "gently.sqlite3"
+    with FakeBotServer() as server:
+        bot = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"], env=run_env(db, server), cwd=tmp_path,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        try:
+            assert server.wait_for(lambda calls: any(m == "getUpdates" for m, _ in calls))
+            user = {"id": ALICE, "is_bot": False, "first_name": "T"}
+            chat = {"id": ALICE, "type": "private"}
+            server.push({"callback_query": {
+                "id": "1", "from": user, "chat_instance": "c", "data": "g1:c",
+                "message": {"message_id": 5, "date": 0, "chat": chat, "text": "x"},
+            }})  # fmt: skip
+            assert server.wait_for(
+                lambda calls: any(m == "sendMessage" and "Part 1 of 5" in p.get("text", "")
+                                  for m, p in calls))  # fmt: skip
+            bot.send_signal(signal.SIGTERM)
+            _, stderr = bot.communicate(timeout=30)
+        finally:
+            if bot.poll() is None:
+                bot.kill()
+    assert bot.returncode == 0, stderr
+    assert "database closed" in stderr
+    assert TOKEN not in stderr
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("SELECT user_id FROM users").fetchall() == [(ALICE,)]
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert (db.parent / "heartbeat").is_file()
+
+
+def test_run_without_a_token_points_to_the_console(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENTLY_", "TELEGRAM_"))}
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 1
+    assert "@BotFather" in result.stderr
+    assert "console" in result.stderr
+
+
+def cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENTLY_", "TELEGRAM_"))}
+    env["GENTLY_DB_PATH"] = str(db)
+    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True,
+                          text=True, timeout=60)  # fmt: skip
+
+
+def test_backup_and_stats_commands(tmp_path: Path) -> None:
+    db = tmp_path / "live.sqlite3"
+
+    async def fill() -> None:
+        store = await Store.open(db)
+        for user in range(1, 21):
+            await store.save(
+                user,
+                Progress(step_id="collect.why", seen_parts=frozenset({"collect"})),
+                int(time.time()),
+            )
+        await store.close()
+
+    asyncio.run(fill())
+    copy = tmp_path / "backups" / "copy.sqlite3"
+    result = cli(db, "backup", str(copy))
+    assert result.returncode == 0, result.stderr
+    with sqlite3.connect(copy) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 20
+        assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    again = cli(db, "backup", str(copy))
+    assert again.returncode == 1
+    assert "already exists" in again.stderr
+    stats = cli(db, "stats")
+    assert "users stored: 20" in stats.stdout
+    assert "active in the last 7 days: 20" in stats.stdout
+    assert '"users": 20' in cli(db, "stats", "--json").stdout
+
+
+def test_health_check(tmp_path: Path) -> None:
+    path = tmp_path / "heartbeat"
+    assert "no heartbeat" in (check(path) or "")
+    beat(path, now=1000)
+    assert check(path, now=1060) is None
+    assert "looks stuck" in (check(path, now=2000) or "")
+    result = cli(tmp_path / "gently.sqlite3", "health")
+    assert result.returncode == 1
