@@ -1,0 +1,49 @@
+"""The deployment files say what the code reads, and keep their promises."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def settings_read_by_the_code() -> set[str]:
+    source = (ROOT / "bot" / "config.py").read_text(encoding="utf-8")
+    return set(re.findall(r'get\("([A-Z_]+)"\)', source))
+
+
+def test_env_example_documents_every_setting() -> None:
+    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / "deploy/.env.example").read_text(),
+                                re.M))  # fmt: skip
+    read = settings_read_by_the_code()
+    assert read == documented
+    assert {"TELEGRAM_BOT_TOKEN", "TELEGRAM_BASE_URL", "GENTLY_DB_PATH", "GENTLY_CONTENT_DIR",
+            "GENTLY_ADMIN_IDS", "GENTLY_LOG_LEVEL", "GENTLY_WEBHOOK_URL", "GENTLY_WEBHOOK_SECRET",
+            "GENTLY_WEBHOOK_LISTEN", "GENTLY_WEBHOOK_PORT"} <= read  # fmt: skip
+
+
+def test_readme_documents_every_setting() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in settings_read_by_the_code():
+        assert f"`{name}`" in readme, name
+
+
+def test_dockerfile_installs_dependencies_before_the_source_and_drops_root() -> None:
+    lines = (ROOT / "deploy/Dockerfile").read_text().splitlines()
+    install = next(i for i, line in enumerate(lines) if "pip install -r" in line)
+    copy_source = next(i for i, line in enumerate(lines) if line.startswith("COPY bot"))
+    assert install < copy_source
+    assert any(line.startswith("USER ") and "root" not in line for line in lines)
+    assert any(line.startswith("HEALTHCHECK") for line in lines)
+    assert any(line.startswith("VOLUME") for line in lines)
+
+
+def test_compose_and_systemd_unit() -> None:
+    compose = (ROOT / "deploy/compose.yaml").read_text()
+    for promise in ("restart: unless-stopped", "env_file:", "gently-data:/data", "max-size"):
+        assert promise in compose
+    unit = (ROOT / "deploy/gently.service").read_text()
+    for promise in ("User=gently", "StateDirectory=gently", "NoNewPrivileges=yes",
+                    "ProtectSystem=strict", "ProtectHome=yes", "KillSignal=SIGTERM"):  # fmt: skip
+        assert promise in unit
