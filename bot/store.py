@@ -8,6 +8,7 @@ answered from a bounded cache; this process is the only writer, so the cache sta
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -28,6 +29,19 @@ CACHE_USERS = 20_000
 _MISSING = object()
 
 
+UPSERT_PROGRESS = """
+INSERT INTO users (user_id, acknowledged_at, step_id, step_index, view, ticked, seen_parts,
+                   reviewing, started_at, last_seen_at, finished_at)
+VALUES (:user_id, :now, :step_id, :step_index, :view, :ticked, :seen_parts, :reviewing,
+        :now, :now, CASE WHEN :finished THEN :now END)
+ON CONFLICT (user_id) DO UPDATE SET
+    step_id = excluded.step_id, step_index = excluded.step_index, view = excluded.view,
+    ticked = excluded.ticked, seen_parts = excluded.seen_parts,
+    reviewing = excluded.reviewing, last_seen_at = excluded.last_seen_at, blocked_at = NULL,
+    finished_at = CASE WHEN :finished THEN COALESCE(users.finished_at, :now) END
+"""
+
+
 class StoreUnavailable(Exception):
     """The database cannot be used right now (locked, unwritable, or broken)."""
 
@@ -40,6 +54,14 @@ class Stats:
     finished: int
     active_7d: int
     pending_reminders: int
+
+
+@dataclass
+class _PendingSave:
+    user_id: int
+    progress: Progress
+    params: dict[str, object]
+    committed: asyncio.Future[None]
 
 
 @dataclass(frozen=True)
@@ -70,6 +92,9 @@ class Store:
         self.path = path
         self._cache: OrderedDict[int, Progress | None] = OrderedDict()
         self._cache_users = cache_users
+        self._pending: list[_PendingSave] = []
+        self._writing = False
+        self._drainer: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -104,6 +129,8 @@ class Store:
         return store
 
     async def close(self) -> None:
+        if self._drainer is not None:
+            await self._drainer  # let saves already accepted reach the disk
         await self._db.close()
 
     async def _migrate(self, target_version: int | None) -> None:
@@ -138,33 +165,59 @@ class Store:
         return progress
 
     async def save(self, user_id: int, progress: Progress, now: int) -> None:
-        """Insert or update the user's progress in one atomic statement."""
-        await self._write(
-            """
-            INSERT INTO users (user_id, acknowledged_at, step_id, step_index, view, ticked,
-                               seen_parts, reviewing, started_at, last_seen_at, finished_at)
-            VALUES (:user_id, :now, :step_id, :step_index, :view, :ticked, :seen_parts,
-                    :reviewing, :now, :now, CASE WHEN :finished THEN :now END)
-            ON CONFLICT (user_id) DO UPDATE SET
-                step_id = excluded.step_id, step_index = excluded.step_index,
-                view = excluded.view, ticked = excluded.ticked,
-                seen_parts = excluded.seen_parts, reviewing = excluded.reviewing,
-                last_seen_at = excluded.last_seen_at, blocked_at = NULL,
-                finished_at = CASE WHEN :finished THEN COALESCE(users.finished_at, :now) END
-            """,
-            {
-                "user_id": user_id,
-                "now": now,
-                "step_id": progress.step_id,
-                "step_index": progress.step_index,
-                "view": progress.view.value,
-                "ticked": json.dumps(sorted(progress.ticked)),
-                "seen_parts": json.dumps(sorted(progress.seen_parts)),
-                "reviewing": int(progress.reviewing),
-                "finished": int(progress.finished),
-            },
-        )
-        self._remember(user_id, progress)
+        """Insert or update the user's progress in one atomic statement; returns once it is
+        committed. Saves that arrive together share one trip to the database thread (group
+        commit), each row still its own statement, so every tap is saved whole or not at all."""
+        params = {
+            "user_id": user_id,
+            "now": now,
+            "step_id": progress.step_id,
+            "step_index": progress.step_index,
+            "view": progress.view.value,
+            "ticked": json.dumps(sorted(progress.ticked)),
+            "seen_parts": json.dumps(sorted(progress.seen_parts)),
+            "reviewing": int(progress.reviewing),
+            "finished": int(progress.finished),
+        }
+        committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append(_PendingSave(user_id, progress, params, committed))
+        if not self._writing:
+            # Nobody is writing: write this batch here, without a task switch; saves that
+            # arrive meanwhile are written together by a drain task.
+            self._writing = True
+            try:
+                await self._write_pending()
+            finally:
+                if self._pending:
+                    self._drainer = asyncio.create_task(self._drain())
+                else:
+                    self._writing = False
+        await committed
+
+    async def _drain(self) -> None:
+        try:
+            while self._pending:
+                await self._write_pending()
+        finally:
+            self._writing = False
+
+    async def _write_pending(self) -> None:
+        batch, self._pending = self._pending, []
+        try:
+            await self._db.executemany(UPSERT_PROGRESS, [save.params for save in batch])
+        except (sqlite3.Error, asyncio.CancelledError) as error:
+            log.error("database write failed for %d save(s): %r", len(batch), error)
+            for save in batch:
+                # some rows of the batch may have committed: let the next read ask SQLite
+                self._cache.pop(save.user_id, None)
+                if not save.committed.done():
+                    save.committed.set_exception(StoreUnavailable(str(error)))
+            if isinstance(error, asyncio.CancelledError):
+                raise
+            return
+        for save in batch:
+            self._remember(save.user_id, save.progress)
+            save.committed.set_result(None)
 
     async def delete_user(self, user_id: int) -> Deleted:
         """Erase everything stored about one user; reports what went."""

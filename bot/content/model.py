@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 from types import MappingProxyType
 
 from bot.content.spec import MESSAGE_SPEC, MessageFormat
@@ -54,7 +55,7 @@ class Part:
     intro: Markup
     steps: tuple[Step, ...]
 
-    @property
+    @cached_property
     def checklist(self) -> tuple[Step, ...]:
         return tuple(step for step in self.steps if step.is_checklist)
 
@@ -116,7 +117,13 @@ class Guide:
     messages: Messages = field(compare=False)
     _index: Mapping[str, tuple[int, int]] = field(init=False, repr=False, compare=False)
 
+    checklist_ids: frozenset[str] = field(init=False, repr=False, compare=False)
+    part_ids: frozenset[str] = field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
+        checklist = frozenset(s.id for part in self.parts for s in part.checklist)
+        object.__setattr__(self, "checklist_ids", checklist)
+        object.__setattr__(self, "part_ids", frozenset(part.id for part in self.parts))
         index = {
             step.id: (p, s)
             for p, part in enumerate(self.parts)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
@@ -13,6 +15,7 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     CommandHandler,
     Defaults,
@@ -34,7 +37,9 @@ from bot.telegram.ordering import PerUserOrderedProcessor
 
 log = logging.getLogger(__name__)
 
-NO_PREVIEWS = LinkPreviewOptions(is_disabled=True)
+DEFAULTS = Defaults(
+    parse_mode=ParseMode.HTML, link_preview_options=LinkPreviewOptions(is_disabled=True)
+)
 ALLOWED_UPDATES = [
     Update.MESSAGE,
     Update.CALLBACK_QUERY,
@@ -46,10 +51,17 @@ ALLOWED_UPDATES = [
 class Gently:
     """The bot's resources: the store is opened in post_init and closed in post_shutdown."""
 
-    def __init__(self, settings: Settings, guide: Guide, clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        guide: Guide,
+        clock: Callable[[], float],
+        open_store: Callable[[Path], Awaitable[Store]] = Store.open,
+    ) -> None:
         self.settings = settings
         self.guide = guide
         self.clock = clock
+        self._open_store = open_store
         self.store: Store | None = None
         self._sessions: Sessions | None = None
         self.reminders: Reminders | None = None
@@ -61,7 +73,8 @@ class Gently:
         return self._sessions
 
     async def post_init(self, app: Application) -> None:  # type: ignore[type-arg]
-        self.store = await Store.open(self.settings.db_path)
+        tune_garbage_collector()
+        self.store = await self._open_store(self.settings.db_path)
         self._sessions = Sessions(self.guide, self.store, self.clock)
         assert app.job_queue is not None, "install python-telegram-bot[job-queue]"
         self.reminders = Reminders(app.job_queue, lambda: self.sessions.store, self.guide,
@@ -99,6 +112,15 @@ class Gently:
             await self.reminders.reschedule_user(user_id)
 
 
+def tune_garbage_collector() -> None:
+    """Updates in flight keep many young objects alive across awaits; with CPython's default
+    threshold (700) they are rescanned again and again. A larger first generation cut the
+    benchmark's CPU per update by several percent; memory stays bounded."""
+    gc.collect()
+    gc.freeze()  # start-up objects (the guide, PTB's modules) need no further scanning
+    gc.set_threshold(20_000, 20, 20)
+
+
 def build_application(
     settings: Settings,
     guide: Guide,
@@ -106,16 +128,20 @@ def build_application(
     request: BaseRequest | None = None,
     clock: Callable[[], float] = time.time,
     rate_limiter: bool = True,
+    processor: BaseUpdateProcessor | None = None,
+    open_store: Callable[[Path], Awaitable[Store]] = Store.open,
 ) -> Application:  # type: ignore[type-arg]
-    """The whole bot, ready for run_polling/run_webhook, or for tests with a fake request."""
+    """The whole bot, ready for run_polling/run_webhook, or for tests with a fake request.
+
+    `rate_limiter`, `processor` and `open_store` exist for the benchmark and its peers."""
     if not settings.token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    gently = Gently(settings, guide, clock)
+    gently = Gently(settings, guide, clock, open_store)
     builder = (
         ApplicationBuilder()
         .token(settings.token)
-        .defaults(Defaults(parse_mode=ParseMode.HTML, link_preview_options=NO_PREVIEWS))
-        .concurrent_updates(PerUserOrderedProcessor())
+        .defaults(DEFAULTS)
+        .concurrent_updates(processor or PerUserOrderedProcessor())
         .post_init(gently.post_init)
         .post_shutdown(gently.post_shutdown)
     )

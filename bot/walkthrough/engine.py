@@ -49,11 +49,18 @@ def begin(guide: Guide) -> Progress:
 def resolve(guide: Guide, progress: Progress) -> Progress:
     """Make saved progress fit the current content: a removed step gives way to the step
     now at its place in the same part (else the guide's start); stale ticks are dropped."""
-    checklist = {s.id for part in guide.parts for s in part.checklist}
-    parts = {part.id for part in guide.parts}
-    ticked = progress.ticked & checklist
-    seen = progress.seen_parts & parts
     step = guide.step(progress.step_id)
+    if (
+        step is not None
+        and progress.ticked <= guide.checklist_ids
+        and step.part_id in progress.seen_parts
+        and progress.seen_parts <= guide.part_ids
+        and guide.position(step.id)[1] == progress.step_index
+        and (step.is_checklist or (progress.view is not View.SUMMARY and not progress.reviewing))
+    ):
+        return progress  # already fits: the common case, kept cheap
+    ticked = progress.ticked & guide.checklist_ids
+    seen = progress.seen_parts & guide.part_ids
     if step is None:
         part = guide.part(progress.step_id.partition(".")[0])
         step = (
@@ -70,9 +77,7 @@ def resolve(guide: Guide, progress: Progress) -> Progress:
             seen_parts=seen | {step.part_id},
             reviewing=False,
         )
-    if (progress.view is View.SUMMARY and not step.is_checklist) or (
-        progress.reviewing and not step.is_checklist
-    ):
+    if not step.is_checklist and (progress.view is View.SUMMARY or progress.reviewing):
         progress = replace(progress, view=View.STEP, reviewing=False)
     return replace(
         progress,
