@@ -1,4 +1,4 @@
-"""Command line: `python -m bot {run,console,check-content,backup,stats,health}`."""
+"""Command line: `python -m bot {run,console,check-content,backup,stats,health,bench}`."""
 
 from __future__ import annotations
 
@@ -28,7 +28,10 @@ No token yet? Walk through the whole guide in your terminal instead:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args, extra = parser().parse_known_args(argv)
+    if args.command != "bench" and extra:
+        parser().error(f"unrecognized arguments: {' '.join(extra)}")
+    args.bench_args = extra
     try:
         settings = Settings.from_env()
     except SettingsError as error:
@@ -70,6 +73,11 @@ def parser() -> argparse.ArgumentParser:
 
     health = sub.add_parser("health", help="exit 0 if the running bot's heartbeat is fresh")
     health.set_defaults(handler=cmd_health)
+
+    bench = sub.add_parser(
+        "bench", help="the benchmark (from a checkout); --help for options", add_help=False
+    )
+    bench.set_defaults(handler=cmd_bench)
 
     stats = sub.add_parser("stats", help="aggregate usage figures (no personal data)")
     stats.add_argument("--json", action="store_true")
@@ -184,6 +192,15 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     problem = check(heartbeat_path(settings.db_path))
     print(problem or "healthy", file=sys.stderr if problem else sys.stdout)
     return 1 if problem else 0
+
+
+def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        from bench.report import main as bench_main
+    except ImportError:
+        print("The benchmark runs from a checkout of Gently (it lives in bench/).", file=sys.stderr)
+        return 1
+    return bench_main(args.bench_args)
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,0 +1,47 @@
+"""Applies taps for many users as fast as it can and prints one line per committed tap:
+`ack <user> <state>`. The crash test SIGKILLs it at random moments and checks that every
+acknowledged tap survived."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from bot.content import load_guide
+from bot.session import Sessions
+from bot.store import Store
+from bot.walkthrough import Action, Outcome, Progress, Verb
+
+
+def state(progress: Progress | None) -> str:
+    if progress is None:
+        return "none"
+    ticked = ",".join(sorted(progress.ticked))
+    return f"{progress.step_id}|{progress.view.value}|{int(progress.finished)}|{ticked}"
+
+
+async def walk(sessions: Sessions, user: int) -> None:
+    outcome: Outcome = await sessions.act(user, Action(Verb.CONFIRM))  # resumes if stored
+    while True:
+        progress = outcome.progress
+        if progress is not None and progress.finished:
+            action = Action(Verb.RESTART_CONFIRM)
+        else:
+            assert outcome.screen.primary is not None
+            action = outcome.screen.primary.action
+        outcome = await sessions.act(user, action)
+        if outcome.progress != progress:
+            sys.stdout.write(f"ack {user} {state(outcome.progress)}\n")
+            sys.stdout.flush()
+
+
+async def main(db: Path, users: int) -> None:
+    store = await Store.open(db)
+    sessions = Sessions(load_guide(), store)
+    print("ready", flush=True)
+    await asyncio.gather(*(walk(sessions, user) for user in range(1, users + 1)))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(Path(sys.argv[1]), int(sys.argv[2])))
