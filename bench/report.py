@@ -71,7 +71,7 @@ def run_all(args: argparse.Namespace, progress: Any) -> dict[str, Any]:
             rounds = args.rounds if impl in ("gently", "pickle") else 1
             seconds = args.seconds if impl in ("gently", "pickle") else min(args.seconds, 2.0)
             config = Config(impl=impl, stored=size, active=args.active, seconds=seconds,
-                            window=args.active, taps_per_user=15)  # fmt: skip
+                            window=args.active, taps_per_user=20)  # fmt: skip
             progress(f"scenario 1: {impl} with {size:,} stored users")
             scenario_1.append(best([measure(config) for _ in range(rounds)]))
     middle = sizes[len(sizes) // 2]
