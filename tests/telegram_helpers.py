@@ -36,6 +36,11 @@ class Chat:
     async def command(self, user: int, text: str) -> None:
         await self.send(self.updates.command(user, text))
 
+    async def begin(self, user: int) -> None:
+        """/start, then confirm 18+: the user is at the guide's first step."""
+        await self.command(user, "/start")
+        await self.press(user, self.app.bot_data["gently"].guide.messages.button("confirm_adult"))
+
     def last_with_button(self, user: int, label: str) -> tuple[Call, str]:
         for call in reversed(self.api.to(user)):
             for text, data in call.buttons:

@@ -95,8 +95,7 @@ def test_settings_from_env_file(tmp_path: Path) -> None:
 
 async def test_stats_only_for_admins(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path, admin_ids=frozenset({ALICE})) as chat:
-        await chat.command(BOB, "/start")
-        await chat.press(BOB, guide.messages.button("confirm_adult"))
+        await chat.begin(BOB)
         await chat.command(ALICE, "/stats")
         figures = chat.last_text(ALICE)
         assert "users stored: 1" in figures

@@ -143,8 +143,7 @@ async def fuzz_scenario(guide: Guide, db: Path, inputs: list[tuple[str, object]]
     errors: list[BaseException] = []
     async with running(guide, db) as chat:
         chat.app.add_error_handler(lambda _, context: _record(errors, context.error))
-        await chat.command(VICTIM, "/start")
-        await chat.press(VICTIM, guide.messages.button("confirm_adult"))
+        await chat.begin(VICTIM)
         await chat.press(VICTIM, guide.messages.button("next"))
         store = chat.app.bot_data["gently"].store
         before = await store.load(VICTIM)
@@ -233,8 +232,7 @@ async def test_unwritable_database_gets_a_calm_answer_and_a_log_line(
     guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with running(guide, db_path) as chat:
-        await chat.command(9100, "/start")
-        await chat.press(9100, guide.messages.button("confirm_adult"))
+        await chat.begin(9100)
         store = chat.app.bot_data["gently"].store
         # Tests run as root, for whom file modes do not stop writes; query_only makes SQLite
         # refuse every write exactly as it does for a read-only file.

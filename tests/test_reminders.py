@@ -15,8 +15,7 @@ DAY = 24 * 3600
 
 
 async def confirmed(chat: Chat, guide: Guide, user: int = ALICE) -> None:
-    await chat.command(user, "/start")
-    await chat.press(user, guide.messages.button("confirm_adult"))
+    await chat.begin(user)
 
 
 async def set_reminder(chat: Chat, guide: Guide, choice: str, user: int = ALICE) -> None:
@@ -37,7 +36,7 @@ def reminder_messages(chat: Chat, guide: Guide, user: int = ALICE) -> list[str]:
 
 async def test_quiet_by_default(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
-        await confirmed(chat, guide)
+        await chat.begin(ALICE)
         assert reminders(db_path) == []
         assert chat.app.job_queue.jobs("^reminder:") == ()
 
@@ -45,7 +44,7 @@ async def test_quiet_by_default(guide: Guide, db_path: Path) -> None:
 async def test_set_change_and_cancel(guide: Guide, db_path: Path) -> None:
     clock = FakeClock()
     async with running(guide, db_path, clock) as chat:
-        await confirmed(chat, guide)
+        await chat.begin(ALICE)
         await set_reminder(chat, guide, "tomorrow")
         assert "short nudge tomorrow" in chat.last_text(ALICE)
         assert reminders(db_path) == [(ALICE, int(clock.now) + DAY, None)]
@@ -65,7 +64,7 @@ async def test_set_change_and_cancel(guide: Guide, db_path: Path) -> None:
 
 async def test_natural_pause_offers_a_reminder(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
-        await confirmed(chat, guide)
+        await chat.begin(ALICE)
         for _ in range(3):
             await chat.press(ALICE, guide.messages.button("next"))
         for _ in range(10):
@@ -80,7 +79,7 @@ async def test_natural_pause_offers_a_reminder(guide: Guide, db_path: Path) -> N
 async def test_a_due_reminder_is_discreet_and_resumes(guide: Guide, db_path: Path) -> None:
     clock = FakeClock()
     async with running(guide, db_path, clock) as chat:
-        await confirmed(chat, guide)
+        await chat.begin(ALICE)
         await chat.press(ALICE, guide.messages.button("next"))
         where = chat.last_text(ALICE)
         await set_reminder(chat, guide, "in_3_days")
@@ -103,7 +102,7 @@ async def test_a_due_reminder_is_discreet_and_resumes(guide: Guide, db_path: Pat
 async def test_restart_with_a_pending_reminder_reschedules_it(guide: Guide, db_path: Path) -> None:
     clock = FakeClock()
     async with running(guide, db_path, clock) as chat:
-        await confirmed(chat, guide)
+        await chat.begin(ALICE)
         await set_reminder(chat, guide, "tomorrow")
     clock.advance(3600)
     async with running(guide, db_path, clock) as chat:
@@ -115,7 +114,7 @@ async def test_restart_with_a_pending_reminder_reschedules_it(guide: Guide, db_p
 async def test_restart_with_an_overdue_reminder_sends_it_once(guide: Guide, db_path: Path) -> None:
     clock = FakeClock()
     async with running(guide, db_path, clock) as chat:
-        await confirmed(chat, guide)
+        await chat.begin(ALICE)
         await set_reminder(chat, guide, "tomorrow")
     clock.advance(2 * DAY)  # the bot was down when it fell due
     async with running(guide, db_path, clock) as chat:
@@ -129,7 +128,7 @@ async def test_restart_with_an_overdue_reminder_sends_it_once(guide: Guide, db_p
 async def test_blocked_user_loses_the_reminder(guide: Guide, db_path: Path) -> None:
     clock = FakeClock()
     async with running(guide, db_path, clock) as chat:
-        await confirmed(chat, guide)
+        await chat.begin(ALICE)
         await set_reminder(chat, guide, "tomorrow")
         chat.api.fail("sendMessage", 403, "Forbidden: bot was blocked by the user", ALICE)
         clock.advance(DAY)
@@ -143,7 +142,7 @@ async def test_blocked_user_loses_the_reminder(guide: Guide, db_path: Path) -> N
 async def test_deleted_user_gets_no_reminder(guide: Guide, db_path: Path) -> None:
     clock = FakeClock()
     async with running(guide, db_path, clock) as chat:
-        await confirmed(chat, guide)
+        await chat.begin(ALICE)
         await set_reminder(chat, guide, "tomorrow")
         (job,) = chat.app.job_queue.get_jobs_by_name(job_name(ALICE))
         await chat.command(ALICE, "/delete")
@@ -158,7 +157,7 @@ async def test_deleted_user_gets_no_reminder(guide: Guide, db_path: Path) -> Non
 async def test_finished_user_gets_no_reminder(guide: Guide, db_path: Path) -> None:
     clock = FakeClock()
     async with running(guide, db_path, clock) as chat:
-        await confirmed(chat, guide)
+        await chat.begin(ALICE)
         await set_reminder(chat, guide, "tomorrow")
         await chat.press(ALICE, "5. What to watch and read")
         for _ in range(len(guide.parts[-1].steps) - 1):

@@ -31,8 +31,7 @@ async def test_a_slow_user_does_not_hold_others_back(guide: Guide, db_path: Path
 
 async def test_one_users_taps_stay_in_order(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
-        await chat.command(ALICE, "/start")
-        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await chat.begin(ALICE)
         release = chat.api.hold(ALICE)
         queue = chat.app.update_queue
         steps = [s.id for s in guide.parts[0].steps]
@@ -52,8 +51,7 @@ async def test_message_not_modified_and_old_queries_are_harmless(
     guide: Guide, db_path: Path
 ) -> None:
     async with running(guide, db_path) as chat:
-        await chat.command(ALICE, "/start")
-        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await chat.begin(ALICE)
         chat.api.fail("editMessageText", 400, "Bad Request: message is not modified")
         chat.api.fail("answerCallbackQuery", 400, "Bad Request: query is too old and "
                       "response timeout expired or query id is invalid")  # fmt: skip
@@ -66,8 +64,7 @@ async def test_message_not_modified_and_old_queries_are_harmless(
 
 async def test_blocked_user_is_marked_inactive(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
-        await chat.command(ALICE, "/start")
-        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await chat.begin(ALICE)
         chat.api.fail("sendMessage", 403, "Forbidden: bot was blocked by the user", ALICE)
         await chat.press(ALICE, guide.messages.button("next"))
     with sqlite3.connect(db_path) as raw:
@@ -109,8 +106,7 @@ async def test_error_handler_answers_the_user(guide: Guide, db_path: Path) -> No
 
 async def test_locked_database_gets_a_calm_answer(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
-        await chat.command(ALICE, "/start")
-        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await chat.begin(ALICE)
         store = chat.app.bot_data["gently"].store
         await store.close()
         from bot.store import Store

@@ -42,8 +42,7 @@ async def test_each_step_is_one_message_and_only_the_newest_has_buttons(
     guide: Guide, db_path: Path
 ) -> None:
     async with running(guide, db_path) as chat:
-        await chat.command(ALICE, "/start")
-        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await chat.begin(ALICE)
         first = chat.api.to(ALICE, "sendMessage")[-1]
         await chat.press(ALICE, guide.messages.button("next"))
         second = chat.api.to(ALICE, "sendMessage")[-1]
@@ -56,8 +55,7 @@ async def test_each_step_is_one_message_and_only_the_newest_has_buttons(
 
 async def test_ticking_edits_the_message_in_place(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
-        await chat.command(ALICE, "/start")
-        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await chat.begin(ALICE)
         for _ in range(3):
             await chat.press(ALICE, guide.messages.button("next"))
         item = chat.api.to(ALICE, "sendMessage")[-1]
@@ -75,8 +73,7 @@ async def test_ticking_edits_the_message_in_place(guide: Guide, db_path: Path) -
 async def test_resume_after_rebuilding_the_application(guide: Guide, db_path: Path) -> None:
     clock = FakeClock()
     async with running(guide, db_path, clock) as chat:
-        await chat.command(ALICE, "/start")
-        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await chat.begin(ALICE)
         for _ in range(4):
             await chat.press(ALICE, guide.messages.button("next"))
         await chat.press(ALICE, guide.messages.button("tick"))
@@ -119,11 +116,9 @@ async def test_under_18_path_stores_nothing(guide: Guide, db_path: Path) -> None
 
 async def test_delete_erases_everything(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
-        await chat.command(ALICE, "/start")
-        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await chat.begin(ALICE)
         await chat.press(ALICE, guide.messages.button("next"))
-        await chat.command(BOB, "/start")
-        await chat.press(BOB, guide.messages.button("confirm_adult"))
+        await chat.begin(BOB)
         await chat.command(ALICE, "/delete")
         assert "Erase everything?" in chat.last_text(ALICE)
         assert _users(db_path) == [ALICE, BOB]
@@ -136,15 +131,13 @@ async def test_delete_erases_everything(guide: Guide, db_path: Path) -> None:
         assert chat.answers()[-1].params["text"] == guide.messages.notice("stale")
         assert "18 or older" in chat.last_text(ALICE)
         assert _users(db_path) == [BOB]
-        await chat.command(ALICE, "/start")
-        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await chat.begin(ALICE)
         assert "Step 1 of 14" in chat.last_text(ALICE)
 
 
 async def test_stale_and_forged_buttons(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
-        await chat.command(ALICE, "/start")
-        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await chat.begin(ALICE)
         old_call, old_next = chat.last_with_button(ALICE, guide.messages.button("next"))
         await chat.press(ALICE, guide.messages.button("next"))
         current = chat.last_text(ALICE)
@@ -158,8 +151,7 @@ async def test_stale_and_forged_buttons(guide: Guide, db_path: Path) -> None:
 
 async def test_double_tap_moves_one_step(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
-        await chat.command(ALICE, "/start")
-        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await chat.begin(ALICE)
         call, data = chat.last_with_button(ALICE, guide.messages.button("next"))
         first = chat.updates.tap(ALICE, data, call.message_id or 1)
         second = chat.updates.tap(ALICE, data, call.message_id or 1)
@@ -180,8 +172,7 @@ async def test_double_tap_moves_one_step(guide: Guide, db_path: Path) -> None:
 
 async def test_resources_mid_walk_keep_the_position(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
-        await chat.command(ALICE, "/start")
-        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await chat.begin(ALICE)
         await chat.press(ALICE, guide.messages.button("next"))
         where = chat.last_text(ALICE)
         await chat.command(ALICE, "/resources")
@@ -192,8 +183,7 @@ async def test_resources_mid_walk_keep_the_position(guide: Guide, db_path: Path)
 
 async def test_commands_text_and_unknown_input(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
-        await chat.command(ALICE, "/start")
-        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await chat.begin(ALICE)
         for command, expected in (
             ("/menu", "Where would you like to go?"),
             ("/progress", "1. Collect information: 0 of 10 ticked"),
