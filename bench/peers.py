@@ -1,6 +1,6 @@
 """The approaches a Python developer would otherwise pick, on the same walkthrough engine
-and the same Bot API calls per update (bot.telegram.delivery), so only the state handling
-differs:
+and with the same Bot API calls per update as Gently (answer the query, send the next step,
+clear the previous keyboard; or edit in place), written the usual PTB way:
 
 - `pickle`: PTB's ConversationHandler + PicklePersistence with its default 60 s flush
   (not durable: a crash loses up to a minute of every user's progress);
@@ -31,7 +31,7 @@ from bot.content import Guide
 from bot.store import Store
 from bot.telegram.app import DEFAULTS
 from bot.telegram.codec import decode
-from bot.telegram.delivery import Delivery
+from bot.telegram.render import keyboard
 from bot.walkthrough import Action, Progress, Verb, handle
 
 WALK = 1
@@ -87,7 +87,6 @@ def build_pickle_peer(
         .concurrent_updates(processor)
         .build()
     )
-    delivery = Delivery(app.bot, on_blocked=_ignore)
 
     async def step(update: Update, context: ContextTypes.DEFAULT_TYPE, action: Action) -> int:
         assert update.effective_user is not None and context.user_data is not None
@@ -96,13 +95,16 @@ def build_pickle_peer(
             context.user_data.pop("progress", None)
         else:
             context.user_data["progress"] = outcome.progress
-        query = update.callback_query
-        screen = outcome.screen
-        await delivery.show(
-            update.effective_user.id, screen,
-            tapped_message=query.message.message_id if query and query.message else None,
-            answer=(lambda: query.answer(screen.notice)) if query else None,
-        )  # fmt: skip
+        query, screen = update.callback_query, outcome.screen
+        if query is not None:
+            await query.answer(screen.notice)
+            if screen.in_place:
+                await query.edit_message_text(screen.text, reply_markup=keyboard(screen))
+                return WALK
+            await query.edit_message_reply_markup(None)
+        await context.bot.send_message(
+            update.effective_user.id, screen.text, reply_markup=keyboard(screen)
+        )
         return WALK
 
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> int:
@@ -122,7 +124,3 @@ def build_pickle_peer(
         )
     )
     return app
-
-
-async def _ignore(user_id: int) -> None:
-    return None

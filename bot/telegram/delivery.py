@@ -1,21 +1,39 @@
 """Sending screens to Telegram, with the Bot API's expected failures handled where they
-happen: an unchanged edit, an expired callback query, a user who blocked the bot."""
+happen: an unchanged edit, an expired callback query, a user who blocked the bot.
+
+Replies are taken raw (`Bot.do_api_request`): PTB would otherwise build a full `Message`
+object from every reply (about 90 µs each, more for Telegram's real, larger replies) that
+the bot never reads, except for one message id. Defaults are not applied on that path, so
+the parse mode and link-preview options are passed explicitly.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import warnings
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from telegram import Bot
+from telegram import Bot, InlineKeyboardMarkup
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
+from telegram.warnings import PTBUserWarning
 
 from bot.telegram.render import keyboard
 from bot.walkthrough import Screen
 
 log = logging.getLogger(__name__)
+
+# PTB suggests its dedicated methods when do_api_request names one; here the raw reply is
+# wanted on purpose, so that one suggestion is silenced.
+warnings.filterwarnings(
+    "ignore",
+    message=r"Please use 'Bot\.\w+' instead of 'Bot\.do_api_request",
+    category=PTBUserWarning,
+)
+HTML = {"parse_mode": ParseMode.HTML, "link_preview_options": {"is_disabled": True}}
 
 LIVE_MESSAGES = 50_000  # users whose last keyboard we remember (memory only, never stored)
 
@@ -75,23 +93,31 @@ class Delivery:
         markup = keyboard(screen)
         previous = self.live.replace(chat_id, None) or tapped_message
         calls: list[Awaitable[Any]] = [
-            self.bot.send_message(chat_id, screen.text, reply_markup=markup)
+            self.call("sendMessage", chat_id=chat_id, text=screen.text, reply_markup=markup, **HTML)
         ]
         if previous is not None:
-            calls.append(self.quietly(self.bot.edit_message_reply_markup(chat_id, previous)))
+            strip = self.call("editMessageReplyMarkup", chat_id=chat_id, message_id=previous)
+            calls.append(self.quietly(strip))
         try:
             sent = (await asyncio.gather(*calls))[0]
         except Forbidden:
             await self._on_blocked(chat_id)
             return
         if markup is not None:
-            self.live.replace(chat_id, sent.message_id)
+            self.live.replace(chat_id, int(sent["message_id"]))
 
     async def text(self, chat_id: int, text: str) -> None:
         try:
-            await self.bot.send_message(chat_id, text)
+            await self.call("sendMessage", chat_id=chat_id, text=text, **HTML)
         except Forbidden:
             await self._on_blocked(chat_id)
+
+    async def call(self, method: str, **params: Any) -> Any:
+        """A Bot API call whose reply comes back as plain JSON data."""
+        kwargs = {k: v for k, v in params.items() if v is not None}
+        if isinstance(kwargs.get("reply_markup"), InlineKeyboardMarkup):
+            kwargs["reply_markup"] = kwargs["reply_markup"].to_dict()
+        return await self.bot.do_api_request(method, api_kwargs=kwargs)
 
     async def quietly(self, call: Awaitable[Any]) -> None:
         """Run a call whose failure changes nothing for the user."""
