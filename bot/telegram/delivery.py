@@ -73,33 +73,32 @@ class Delivery:
         answer: Callable[[], Awaitable[Any]] | None = None,
     ) -> None:
         """Show a screen: edit the tapped message for an in-place update, otherwise send a
-        new message and clear the buttons of the previous one. Answers the callback query
-        alongside, so the user's spinner stops as early as possible."""
-        work: list[Awaitable[Any]] = [] if answer is None else [self.quietly(answer())]
-        if screen.in_place and tapped_message is not None:
-            work.append(
-                self.quietly(
-                    self.bot.edit_message_text(
-                        screen.text, chat_id, tapped_message, reply_markup=keyboard(screen)
-                    )
-                )
-            )
-            await asyncio.gather(*work)
-            return
-        work.append(self._send(chat_id, screen, tapped_message))
-        await asyncio.gather(*work)
-
-    async def _send(self, chat_id: int, screen: Screen, tapped_message: int | None) -> None:
+        new message and clear the buttons of the previous one. The callback answer and the
+        clearing run alongside the main call, so the user waits one round trip, not three."""
+        side: list[Awaitable[None]] = [] if answer is None else [self.quietly(answer())]
         markup = keyboard(screen)
-        previous = self.live.replace(chat_id, None) or tapped_message
-        calls: list[Awaitable[Any]] = [
-            self.call("sendMessage", chat_id=chat_id, text=screen.text, reply_markup=markup, **HTML)
-        ]
-        if previous is not None:
-            strip = self.call("editMessageReplyMarkup", chat_id=chat_id, message_id=previous)
-            calls.append(self.quietly(strip))
+        if screen.in_place and tapped_message is not None:
+            main = self.quietly(self.call("editMessageText", chat_id=chat_id,
+                                          message_id=tapped_message, text=screen.text,
+                                          reply_markup=markup, **HTML))  # fmt: skip
+        else:
+            previous = self.live.replace(chat_id, None) or tapped_message
+            if previous is not None:
+                strip = self.call("editMessageReplyMarkup", chat_id=chat_id, message_id=previous)
+                side.append(self.quietly(strip))
+            main = self._send_new(chat_id, screen.text, markup)
+        alongside = [asyncio.ensure_future(call) for call in side]
         try:
-            sent = (await asyncio.gather(*calls))[0]
+            await main
+        finally:
+            if alongside:
+                await asyncio.gather(*alongside)
+
+    async def _send_new(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
+                        ) -> None:  # fmt: skip
+        try:
+            sent = await self.call("sendMessage", chat_id=chat_id, text=text,
+                                   reply_markup=markup, **HTML)  # fmt: skip
         except Forbidden:
             await self._on_blocked(chat_id)
             return
