@@ -48,6 +48,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception:
+        # Through logging, so the token is scrubbed even from the traceback.
+        logging.getLogger("bot").exception("Gently stopped on an unexpected error")
+        return 1
 
 
 def parser() -> argparse.ArgumentParser:
@@ -89,9 +93,18 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.token:
         print(NO_TOKEN, file=sys.stderr)
         return 1
+    from telegram.error import InvalidToken
+
     from bot.telegram.app import run_bot
 
-    run_bot(settings, load_guide(settings.content_dir))
+    guide = load_guide(settings.content_dir)
+    try:
+        run_bot(settings, guide)
+    except InvalidToken:
+        # PTB's own message repeats the token; this one does not.
+        print("Telegram rejected TELEGRAM_BOT_TOKEN. Check it with @BotFather (/mybots → "
+              "API Token) and try again.", file=sys.stderr)  # fmt: skip
+        return 1
     return 0
 
 

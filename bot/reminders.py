@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import CallbackContext, JobQueue
 
@@ -72,7 +72,7 @@ class Reminders:
         if isinstance(reminder, Reminder):
             await self.send(reminder, context.bot)
 
-    async def send(self, reminder: Reminder, bot: object) -> bool:
+    async def send(self, reminder: Reminder, bot: Bot) -> bool:
         """Claim, then send. Returns whether a message went out."""
         store = self._store()
         try:
@@ -90,7 +90,7 @@ class Reminders:
             self.guide.messages.reminder("continue"), callback_data=encode(Action(Verb.RESUME))
         )
         try:
-            await bot.send_message(  # type: ignore[attr-defined]
+            await bot.send_message(
                 reminder.user_id, text, reply_markup=InlineKeyboardMarkup([[button]])
             )
         except Forbidden:

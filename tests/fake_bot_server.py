@@ -15,6 +15,7 @@ from bot.telegram.offline import BOT_USER
 class FakeBotServer:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.reject_token = False
         self.updates: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         self._next_id = 1
@@ -25,10 +26,16 @@ class FakeBotServer:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 method = self.path.rsplit("/", 1)[-1]
                 params = server.parse(body, self.headers.get("Content-Type", ""))
+                status = 401 if server.reject_token else 200
                 result = server.answer(method, params)
-                payload = json.dumps({"ok": True, "result": result}).encode()
+                body_out = (
+                    {"ok": True, "result": result}
+                    if status == 200
+                    else {"ok": False, "error_code": 401, "description": "Unauthorized"}
+                )
+                payload = json.dumps(body_out).encode()
                 try:
-                    self.send_response(200)
+                    self.send_response(status)
                     self.send_header("Content-Type", "application/json")
                     self.send_header("Content-Length", str(len(payload)))
                     self.end_headers()

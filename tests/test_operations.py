@@ -152,6 +152,17 @@ def test_sigterm_finishes_work_and_exits_cleanly(tmp_path: Path) -> None:
     assert (db.parent / "heartbeat").is_file()
 
 
+def test_a_rejected_token_is_explained_and_never_printed(tmp_path: Path) -> None:
+    with FakeBotServer() as server:
+        server.reject_token = True
+        result = subprocess.run([sys.executable, "-m", "bot", "run"],
+                                env=run_env(tmp_path / "g.sqlite3", server), cwd=tmp_path,
+                                capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert result.returncode == 1
+    assert "Telegram rejected TELEGRAM_BOT_TOKEN" in result.stderr
+    assert TOKEN not in result.stderr + result.stdout
+
+
 def test_run_without_a_token_points_to_the_console(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GENTLY_", "TELEGRAM_"))}
     result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,

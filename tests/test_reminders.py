@@ -5,6 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from telegram.ext import Job
+
 from bot.content import Guide
 from bot.reminders import job_name
 from tests.conftest import FakeClock
@@ -22,6 +24,20 @@ async def set_reminder(chat: Chat, guide: Guide, choice: str, user: int = ALICE)
     await chat.command(user, "/menu")
     await chat.press(user, guide.messages.button("remind"))
     await chat.press(user, guide.messages.reminder(choice))
+
+
+def pending_job(chat: Chat) -> Job:  # type: ignore[type-arg]
+    """Alice's one scheduled reminder job (fails if there is none, or more than one)."""
+    (job,) = chat.app.job_queue.get_jobs_by_name(job_name(ALICE))
+    return job
+
+
+async def fire_after(chat: Chat, clock: FakeClock, seconds: float) -> Job:  # type: ignore[type-arg]
+    """Let `seconds` pass and run Alice's reminder job, as the JobQueue would then."""
+    clock.advance(seconds)
+    job = pending_job(chat)
+    await job.run(chat.app)
+    return job
 
 
 def reminders(db: Path) -> list[tuple[int, int, int | None]]:
@@ -83,9 +99,7 @@ async def test_a_due_reminder_is_discreet_and_resumes(guide: Guide, db_path: Pat
         await chat.press(ALICE, guide.messages.button("next"))
         where = chat.last_text(ALICE)
         await set_reminder(chat, guide, "in_3_days")
-        clock.advance(3 * DAY)
-        (job,) = chat.app.job_queue.get_jobs_by_name(job_name(ALICE))
-        await job.run(chat.app)
+        job = await fire_after(chat, clock, 3 * DAY)
         (sent,) = [
             c
             for c in chat.api.to(ALICE, "sendMessage")
@@ -106,7 +120,7 @@ async def test_restart_with_a_pending_reminder_reschedules_it(guide: Guide, db_p
         await set_reminder(chat, guide, "tomorrow")
     clock.advance(3600)
     async with running(guide, db_path, clock) as chat:
-        (job,) = chat.app.job_queue.get_jobs_by_name(job_name(ALICE))
+        job = pending_job(chat)
         assert job.data.due_at == int(clock.now) - 3600 + DAY
         assert reminder_messages(chat, guide) == []
 
@@ -131,9 +145,7 @@ async def test_blocked_user_loses_the_reminder(guide: Guide, db_path: Path) -> N
         await chat.begin(ALICE)
         await set_reminder(chat, guide, "tomorrow")
         chat.api.fail("sendMessage", 403, "Forbidden: bot was blocked by the user", ALICE)
-        clock.advance(DAY)
-        (job,) = chat.app.job_queue.get_jobs_by_name(job_name(ALICE))
-        await job.run(chat.app)
+        await fire_after(chat, clock, DAY)
     assert reminders(db_path) == []
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("SELECT blocked_at FROM users").fetchone()[0] is not None
@@ -144,7 +156,7 @@ async def test_deleted_user_gets_no_reminder(guide: Guide, db_path: Path) -> Non
     async with running(guide, db_path, clock) as chat:
         await chat.begin(ALICE)
         await set_reminder(chat, guide, "tomorrow")
-        (job,) = chat.app.job_queue.get_jobs_by_name(job_name(ALICE))
+        job = pending_job(chat)
         await chat.command(ALICE, "/delete")
         await chat.press(ALICE, guide.messages.button("delete_yes"))
         assert reminders(db_path) == []
@@ -164,7 +176,5 @@ async def test_finished_user_gets_no_reminder(guide: Guide, db_path: Path) -> No
             await chat.press(ALICE, guide.messages.button("next"))
         await chat.press(ALICE, guide.messages.button("finish"))
         assert "end of the guide" in chat.last_text(ALICE)
-        clock.advance(DAY)
-        (job,) = chat.app.job_queue.get_jobs_by_name(job_name(ALICE))
-        await job.run(chat.app)
+        await fire_after(chat, clock, DAY)
         assert reminder_messages(chat, guide) == []
