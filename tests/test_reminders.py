@@ -151,6 +151,17 @@ async def test_blocked_user_loses_the_reminder(guide: Guide, db_path: Path) -> N
         assert raw.execute("SELECT blocked_at FROM users").fetchone()[0] is not None
 
 
+async def test_blocking_the_bot_drops_the_reminder_at_once(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        await set_reminder(chat, guide, "tomorrow")
+        job = pending_job(chat)
+        await chat.send(chat.updates.blocked_by(ALICE))
+        assert reminders(db_path) == []
+        assert job.removed
+        assert chat.app.job_queue.jobs("^reminder:") == ()
+
+
 async def test_deleted_user_gets_no_reminder(guide: Guide, db_path: Path) -> None:
     clock = FakeClock()
     async with running(guide, db_path, clock) as chat:

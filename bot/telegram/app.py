@@ -17,6 +17,7 @@ from telegram.ext import (
     ApplicationBuilder,
     BaseUpdateProcessor,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     Defaults,
     MessageHandler,
@@ -154,7 +155,11 @@ def build_application(
     app = builder.build()
     app.bot_data["gently"] = gently
     handlers = Handlers(
-        guide, lambda: gently.sessions, Delivery(app.bot, gently.blocked), gently.reminder_changed
+        guide,
+        lambda: gently.sessions,
+        Delivery(app.bot, gently.blocked),
+        gently.reminder_changed,
+        gently.blocked,
     )
     register(app, handlers, settings.admin_ids)
     return app
@@ -178,6 +183,8 @@ def register(app: Application, h: Handlers, admin_ids: frozenset[int]) -> None: 
     # 5. Unknown commands, then anything else typed or sent where a button is expected.
     app.add_handler(MessageHandler(private & new_message & filters.COMMAND, h.unknown_command))
     app.add_handler(MessageHandler(private & new_message, h.not_a_button))
+    # 6. A user blocking the bot: stop any reminder at once.
+    app.add_handler(ChatMemberHandler(h.membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_error_handler(h.error)
 
 

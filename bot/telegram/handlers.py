@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from telegram import Update
-from telegram.constants import ChatType
+from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.commands import command_action
@@ -33,8 +33,10 @@ class Handlers:
         sessions: Callable[[], Sessions],
         delivery: Delivery,
         reminder_changed: Callable[[int], Awaitable[None]],
+        blocked: Callable[[int], Awaitable[None]],
     ) -> None:
         self.guide = guide
+        self._blocked = blocked
         self._sessions = sessions
         self.delivery = delivery
         self._reminder_changed = reminder_changed
@@ -126,6 +128,14 @@ class Handlers:
                 )
             await self.delivery.quietly(context.bot.leave_chat(chat.id))
         raise ApplicationHandlerStop
+
+    async def membership(self, update: Update, context: Context) -> None:
+        """Telegram's word that a user blocked (or unblocked) the bot in their private chat."""
+        change = update.my_chat_member
+        if change is None or change.chat.type != ChatType.PRIVATE:
+            return
+        if change.new_chat_member.status == ChatMemberStatus.BANNED:
+            await self._blocked(change.from_user.id)
 
     async def error(self, update: object, context: Context) -> None:
         """Log what failed (update type and user id only) and reassure the user."""

@@ -212,6 +212,17 @@ class Updates:
                    "is_animated": False, "is_video": False, "type": "regular"}  # fmt: skip
         return self.message(user_id, extra={"sticker": sticker})
 
+    def blocked_by(self, user_id: int) -> Update:
+        """The my_chat_member update Telegram sends when a user blocks the bot."""
+        change = {
+            "chat": self.chat(user_id),
+            "from": self.user(user_id),
+            "date": 0,
+            "old_chat_member": {"user": BOT_USER, "status": "member"},
+            "new_chat_member": {"user": BOT_USER, "status": "kicked", "until_date": 0},
+        }
+        return self._build({"my_chat_member": change})
+
     def tap(self, user_id: int, data: str, message_id: int = 1, *, kind: str = "private") -> Update:
         """A button press on message `message_id` in the user's chat."""
         message = {"message_id": message_id, "date": 0, "chat": self.chat(user_id, kind),
