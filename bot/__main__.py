@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import sys
 import time
 from pathlib import Path
@@ -124,7 +125,11 @@ def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
         finally:
             await store.close()
 
-    asyncio.run(go())
+    try:
+        asyncio.run(go())
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly; progress is already saved.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 

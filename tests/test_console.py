@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -82,3 +83,17 @@ def test_choose_primary_is_always_one() -> None:
     assert choose(screen, "7") is None
     assert console_user_id("a") < 0
     assert console_user_id("a") == console_user_id("a") != console_user_id("b")
+
+
+def test_a_closed_output_pipe_ends_quietly(tmp_path: Path) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line, as after `| head -0`
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "console", "--db", str(tmp_path / "g.sqlite3")],
+            input="\n\nq\n", stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
