@@ -38,11 +38,6 @@ def escape(text: str) -> Markup:
     return Markup(html.escape(text, quote=False))
 
 
-def visible_length(markup: str) -> int:
-    """Length as Telegram counts it: after tags are removed and entities decoded."""
-    return len(html.unescape(re.sub(r"<[^>]*>", "", markup)))
-
-
 def html_problems(markup: str) -> list[str]:
     """Every reason Telegram would refuse `markup`; empty when it is fine."""
     checker = _Checker()

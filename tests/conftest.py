@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,6 +14,13 @@ from bot.session import Sessions
 from bot.store import Store
 
 SOURCE_POST = Path(__file__).resolve().parents[2] / "shared" / "reference" / "guide-source.txt"
+
+
+def clean_env(**settings: str) -> dict[str, str]:
+    """This process's environment without any Gently or Telegram setting, plus `settings`:
+    for running `python -m bot` in a subprocess that sees only what the test gives it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENTLY_", "TELEGRAM_"))}
+    return {**env, **settings}
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import socket
 import sqlite3
@@ -21,6 +20,7 @@ from bot.health import beat, check
 from bot.store import Store
 from bot.telegram.app import webhook_options
 from bot.walkthrough import Progress
+from tests.conftest import clean_env
 from tests.fake_bot_server import FakeBotServer
 from tests.telegram_helpers import TOKEN, running
 
@@ -114,10 +114,8 @@ async def test_shutdown_closes_the_database(guide: Guide, db_path: Path) -> None
 
 
 def run_env(db: Path, server: FakeBotServer, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENTLY_", "TELEGRAM_"))}
-    env.update(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=server.base_url,
-               GENTLY_DB_PATH=str(db), GENTLY_LOG_LEVEL="INFO", **extra)  # fmt: skip
-    return env
+    return clean_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=server.base_url,
+                     GENTLY_DB_PATH=str(db), GENTLY_LOG_LEVEL="INFO", **extra)  # fmt: skip
 
 
 def test_sigterm_finishes_work_and_exits_cleanly(tmp_path: Path) -> None:
@@ -164,8 +162,7 @@ def test_a_rejected_token_is_explained_and_never_printed(tmp_path: Path) -> None
 
 
 def test_run_without_a_token_points_to_the_console(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENTLY_", "TELEGRAM_"))}
-    result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
+    result = subprocess.run([sys.executable, "-m", "bot", "run"], env=clean_env(), cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 1
     assert "@BotFather" in result.stderr
@@ -173,8 +170,7 @@ def test_run_without_a_token_points_to_the_console(tmp_path: Path) -> None:
 
 
 def cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENTLY_", "TELEGRAM_"))}
-    env["GENTLY_DB_PATH"] = str(db)
+    env = clean_env(GENTLY_DB_PATH=str(db))
     return subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True,
                           text=True, timeout=60)  # fmt: skip
 

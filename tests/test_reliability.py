@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import signal
 import sqlite3
@@ -19,7 +18,7 @@ from bot.content import Guide
 from bot.store import Store
 from bot.telegram.codec import encode
 from bot.walkthrough import Action, Progress, Verb, handle
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, clean_env
 from tests.crash_worker import state
 from tests.telegram_helpers import running
 
@@ -249,9 +248,8 @@ def test_broken_content_refuses_to_start_with_a_clear_message(
     content_copy: Path, tmp_path: Path
 ) -> None:
     (content_copy / "parts" / "3-talk.toml").write_text("id = [broken", encoding="utf-8")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENTLY_", "TELEGRAM_"))}
-    env.update(TELEGRAM_BOT_TOKEN="1:x", GENTLY_CONTENT_DIR=str(content_copy),
-               GENTLY_DB_PATH=str(tmp_path / "g.sqlite3"))  # fmt: skip
+    env = clean_env(TELEGRAM_BOT_TOKEN="1:x", GENTLY_CONTENT_DIR=str(content_copy),
+                    GENTLY_DB_PATH=str(tmp_path / "g.sqlite3"))  # fmt: skip
     result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
                             capture_output=True, text=True, timeout=60)  # fmt: skip
     assert result.returncode == 1

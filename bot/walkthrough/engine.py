@@ -16,23 +16,10 @@ from bot.walkthrough.model import (
     Outcome,
     Progress,
     ReminderChange,
-    Screen,
     Verb,
     View,
 )
 
-# Verbs a user who has not confirmed 18+ (nothing stored) may use.
-OPEN_VERBS = frozenset(
-    {
-        Verb.START,
-        Verb.CONFIRM,
-        Verb.UNDERAGE,
-        Verb.HELP,
-        Verb.PRIVACY,
-        Verb.DELETE,
-        Verb.DELETE_CONFIRM,
-    }
-)
 # Which step verbs each view accepts; anything else on that step is a stale button.
 VIEW_VERBS = {
     View.STEP: STEP_VERBS,
@@ -168,11 +155,11 @@ def _handle_other(guide: Guide, progress: Progress, verb: Verb) -> Outcome:
     if verb is Verb.UNDERAGE:
         return Outcome(None, screens.info(guide, "under18", False), Effect.FORGET)
     if verb is Verb.MENU:
-        return Outcome(progress, screens.menu(guide, True))
+        return Outcome(progress, screens.menu(guide))
     if verb is Verb.PROGRESS:
         return Outcome(progress, screens.progress_overview(guide, progress))
     if verb is Verb.RESOURCES:
-        return Outcome(progress, screens.resources(guide, True))
+        return Outcome(progress, screens.resources(guide))
     if verb in (Verb.HELP, Verb.PRIVACY):
         return Outcome(progress, screens.info(guide, verb.value, True))
     if verb is Verb.RESTART:
@@ -271,6 +258,3 @@ def _step_after(guide: Guide, part_index: int, step_index: int) -> Step | None:
     if part_index + 1 < len(guide.parts):
         return guide.parts[part_index + 1].steps[0]
     return None
-
-
-__all__ = ["Screen", "begin", "handle", "resolve"]

@@ -153,18 +153,17 @@ def welcome_back(guide: Guide, progress: Progress) -> Screen:
     return Screen(text, (continue_row(guide), (button(guide, "menu", Verb.MENU),)))
 
 
-def menu(guide: Guide, acknowledged: bool) -> Screen:
-    rows: list[Row] = [
+def menu(guide: Guide) -> Screen:
+    parts = [
         (button(guide, "part", Verb.JUMP, part.id, number=number, title=part.title),)
         for number, part in enumerate(guide.parts, start=1)
     ]
-    rows.append(
-        (button(guide, "progress", Verb.PROGRESS), button(guide, "resources", Verb.RESOURCES))
-    )
-    rows.append((button(guide, "remind", Verb.REMIND), button(guide, "restart", Verb.RESTART)))
-    if acknowledged:
-        rows.insert(0, continue_row(guide))
-    return Screen(guide.messages.text("menu"), tuple(rows))
+    return Screen(guide.messages.text("menu"), (
+        continue_row(guide),
+        *parts,
+        (button(guide, "progress", Verb.PROGRESS), button(guide, "resources", Verb.RESOURCES)),
+        (button(guide, "remind", Verb.REMIND), button(guide, "restart", Verb.RESTART)),
+    ))  # fmt: skip
 
 
 def progress_overview(guide: Guide, progress: Progress) -> Screen:
@@ -190,9 +189,9 @@ def overview_line(guide: Guide, number: int, part: Part, progress: Progress, her
     return line
 
 
-def resources(guide: Guide, acknowledged: bool) -> Screen:
+def resources(guide: Guide) -> Screen:
     text = guide.messages.text("resources", resources=guide.render_resources())
-    return Screen(text, (continue_row(guide),) if acknowledged else ())
+    return Screen(text, (continue_row(guide),))
 
 
 def info(guide: Guide, key: str, acknowledged: bool) -> Screen:
