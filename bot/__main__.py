@@ -9,12 +9,16 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from bot.config import Settings, SettingsError
 from bot.content import ContentError, Guide, load_guide
 from bot.logs import setup_logging
 from bot.store import Store, StoreUnavailable
+
+T = TypeVar("T")
 
 NO_TOKEN = """\
 Gently needs a Telegram bot token to run.
@@ -113,20 +117,13 @@ def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console import run_console
     from bot.session import Sessions
 
-    logging.getLogger().setLevel(
-        max(logging.WARNING, logging.getLogger().level)
-    )  # keep the UI clean
+    root = logging.getLogger()
+    root.setLevel(max(logging.WARNING, root.level))  # log lines would break into the dialogue
     guide = load_guide(settings.content_dir)
-
-    async def go() -> None:
-        store = await Store.open(args.db or settings.db_path)
-        try:
-            await run_console(Sessions(guide, store), args.user)
-        finally:
-            await store.close()
-
     try:
-        asyncio.run(go())
+        with_store(
+            args.db or settings.db_path, lambda s: run_console(Sessions(guide, s), args.user)
+        )
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly; progress is already saved.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -188,15 +185,8 @@ def summary(guide: Guide) -> str:
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
-    async def go() -> None:
-        store = await Store.open(settings.db_path)
-        try:
-            await store.backup(args.path)
-        finally:
-            await store.close()
-
     try:
-        asyncio.run(go())
+        with_store(settings.db_path, lambda store: store.backup(args.path))
     except FileExistsError as error:
         print(error, file=sys.stderr)
         return 1
@@ -225,20 +215,22 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.reporting import stats_text
 
     guide = load_guide(settings.content_dir)
+    stats = with_store(settings.db_path, lambda store: store.stats(int(time.time())))
+    print(json.dumps(stats.__dict__, indent=2) if args.json else stats_text(guide, stats))
+    return 0
 
-    async def go() -> None:
-        store = await Store.open(settings.db_path)
+
+def with_store(path: Path, use: Callable[[Store], Awaitable[T]]) -> T:
+    """Open the database, run `use` on it, close it: the whole life of one short command."""
+
+    async def go() -> T:
+        store = await Store.open(path)
         try:
-            stats = await store.stats(int(time.time()))
+            return await use(store)
         finally:
             await store.close()
-        if args.json:
-            print(json.dumps(stats.__dict__, indent=2))
-        else:
-            print(stats_text(guide, stats))
 
-    asyncio.run(go())
-    return 0
+    return asyncio.run(go())
 
 
 if __name__ == "__main__":
