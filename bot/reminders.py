@@ -49,8 +49,11 @@ class Reminders:
         return len(pending)
 
     def schedule(self, reminder: Reminder) -> None:
+        """Replace the user's job with one due at the reminder's time."""
         self.cancel(reminder.user_id)
-        delay = max(0.0, reminder.due_at - self.clock())
+        self._run(reminder, max(0.0, reminder.due_at - self.clock()))
+
+    def _run(self, reminder: Reminder, delay: float) -> None:
         self.job_queue.run_once(
             self._fire, when=delay, data=reminder, name=job_name(reminder.user_id)
         )
@@ -80,8 +83,8 @@ class Reminders:
         except StoreUnavailable:
             log.warning("could not claim reminder for user %s; retrying in a minute",
                         reminder.user_id)  # fmt: skip
-            self.job_queue.run_once(self._fire, when=60, data=reminder,
-                                    name=job_name(reminder.user_id))  # fmt: skip
+            # no cancel: a reminder the user set meanwhile keeps its own job
+            self._run(reminder, 60)
             return False
         if not claimed:
             return False  # cancelled, changed, deleted, finished or blocked meanwhile
