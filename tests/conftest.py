@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,15 +11,8 @@ import pytest
 from bot.content import Guide, default_content_dir, load_guide
 from bot.session import Sessions
 from bot.store import Store
+from tests.helpers import FakeClock
 
-SOURCE_POST = Path(__file__).resolve().parents[2] / "shared" / "reference" / "guide-source.txt"
-
-
-def clean_env(**settings: str) -> dict[str, str]:
-    """This process's environment without any Gently or Telegram setting, plus `settings`:
-    for running `python -m bot` in a subprocess that sees only what the test gives it."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GENTLY_", "TELEGRAM_"))}
-    return {**env, **settings}
 
 
 @pytest.fixture(scope="session")
@@ -46,17 +38,6 @@ async def store(db_path: Path) -> AsyncIterator[Store]:
     opened = await Store.open(db_path)
     yield opened
     await opened.close()
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_800_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 @pytest.fixture

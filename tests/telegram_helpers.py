@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.content import Guide
 from bot.telegram.app import build_application
 from bot.telegram.offline import Call, OfflineBotAPI, Updates
-from tests.conftest import FakeClock
+from tests.helpers import FakeClock
 
 TOKEN = "123456:TEST-token-never-printed"
 

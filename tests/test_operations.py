@@ -20,7 +20,7 @@ from bot.health import beat, check
 from bot.store import Store
 from bot.telegram.app import webhook_options
 from bot.walkthrough import Progress
-from tests.conftest import clean_env
+from tests.helpers import clean_env
 from tests.fake_bot_server import FakeBotServer
 from tests.telegram_helpers import TOKEN, running
 

@@ -9,7 +9,7 @@ from telegram.ext import Job
 
 from bot.content import Guide
 from bot.reminders import job_name
-from tests.conftest import FakeClock
+from tests.helpers import FakeClock
 from tests.telegram_helpers import Chat, running
 
 ALICE, BOB = 3001, 3002

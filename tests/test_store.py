@@ -13,7 +13,7 @@ from bot.content import Guide
 from bot.session import Sessions
 from bot.store import SCHEMA_VERSION, Store, StoreUnavailable, migrations
 from bot.walkthrough import Action, Progress, Verb, View, begin
-from tests.conftest import FakeClock
+from tests.helpers import FakeClock
 
 NOW = 1_800_000_000
 

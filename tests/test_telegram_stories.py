@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.content import Guide
 from bot.telegram.codec import decode
-from tests.conftest import FakeClock
+from tests.helpers import FakeClock
 from tests.telegram_helpers import running
 
 ALICE, BOB = 1001, 1002
