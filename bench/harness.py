@@ -142,8 +142,7 @@ async def run(config: Config) -> dict[str, Any]:
         latency_count = min(config.latency_updates, (len(taps) - len(fed)) // 2)
         latency_pass = await feed(app, timing, taps, raw, fed, 1, latency_count, config.seconds)
         latencies = sorted(timing.durations)
-        throughput_pass = await feed(app, timing, taps, raw, fed, window, len(taps),
-                                     config.seconds)  # fmt: skip
+        throughput_pass = await feed(app, timing, taps, raw, fed, window, len(taps), config.seconds)
         expected = expected_final(guide, fed)
         actual = await final_states(config, app, sorted(expected))
         in_order = all(actual[u] == expected[u] for u in expected)

@@ -1,4 +1,4 @@
-"""Command line: `python -m bot {run,console,check-content,backup,stats,health,bench}`."""
+"""Command line: `python -m bot {run,console,check-content,backup,stats,health}`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from bot.config import Settings, SettingsError
 from bot.content import ContentError, Guide, load_guide
+from bot.instance import AlreadyRunning, StartupFailed
 from bot.logs import setup_logging
 from bot.store import Store, StoreUnavailable
 
@@ -33,10 +34,7 @@ No token yet? Walk through the whole guide in your terminal instead:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args, extra = parser().parse_known_args(argv)
-    if args.command != "bench" and extra:
-        parser().error(f"unrecognized arguments: {' '.join(extra)}")
-    args.bench_args = extra
+    args = parser().parse_args(argv)
     try:
         settings = Settings.from_env()
     except SettingsError as error:
@@ -49,7 +47,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Gently cannot start: {error}", file=sys.stderr)
         return 1
     except StoreUnavailable as error:
-        print(f"Gently cannot use its database: {error}", file=sys.stderr)
+        print(
+            f"Gently cannot use its database: {error}. Restore it from a backup, or fix "
+            "its permissions, then start again.",
+            file=sys.stderr,
+        )
+        return 1
+    except (AlreadyRunning, StartupFailed) as error:
+        print(f"Gently cannot start: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
@@ -83,11 +88,6 @@ def parser() -> argparse.ArgumentParser:
     health = sub.add_parser("health", help="exit 0 if the running bot's heartbeat is fresh")
     health.set_defaults(handler=cmd_health)
 
-    bench = sub.add_parser(
-        "bench", help="the benchmark (from a checkout); --help for options", add_help=False
-    )
-    bench.set_defaults(handler=cmd_bench)
-
     stats = sub.add_parser("stats", help="aggregate usage figures (no personal data)")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(handler=cmd_stats)
@@ -98,32 +98,19 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.token:
         print(NO_TOKEN, file=sys.stderr)
         return 1
-    from telegram.error import InvalidToken
+    from bot.telegram.runner import run_bot
 
-    from bot.telegram.app import run_bot
-
-    guide = load_guide(settings.content_dir)
-    try:
-        run_bot(settings, guide)
-    except InvalidToken:
-        # PTB's own message repeats the token; this one does not.
-        print("Telegram rejected TELEGRAM_BOT_TOKEN. Check it with @BotFather (/mybots → "
-              "API Token) and try again.", file=sys.stderr)  # fmt: skip
-        return 1
-    return 0
+    return run_bot(settings, load_guide(settings.content_dir))
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
     from bot.console import run_console
-    from bot.session import Sessions
 
     root = logging.getLogger()
     root.setLevel(max(logging.WARNING, root.level))  # log lines would break into the dialogue
     guide = load_guide(settings.content_dir)
     try:
-        with_store(
-            args.db or settings.db_path, lambda s: run_console(Sessions(guide, s), args.user)
-        )
+        with_store(args.db or settings.db_path, lambda s: run_console(guide, s, args.user))
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly; progress is already saved.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -200,15 +187,6 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     problem = check(heartbeat_path(settings.db_path))
     print(problem or "healthy", file=sys.stderr if problem else sys.stdout)
     return 1 if problem else 0
-
-
-def cmd_bench(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        from bench.report import main as bench_main
-    except ImportError:
-        print("The benchmark runs from a checkout of Gently (it lives in bench/).", file=sys.stderr)
-        return 1
-    return bench_main(args.bench_args)
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:

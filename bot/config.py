@@ -6,11 +6,13 @@ through a log line or a traceback that prints the settings.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_DB_PATH = Path("data/gently.sqlite3")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -29,9 +31,10 @@ class Settings:
     admin_ids: frozenset[int] = frozenset()
     log_level: str = "INFO"
     webhook_url: str | None = None
-    webhook_listen: str = "0.0.0.0"
+    webhook_listen: str = "127.0.0.1"  # a TLS proxy in front faces the internet
     webhook_port: int = 8443
     webhook_secret: str | None = field(default=None, repr=False)
+    startup_retry_seconds: float = 60.0
 
     @classmethod
     def from_env(
@@ -51,23 +54,71 @@ class Settings:
         webhook_url, secret = get("GENTLY_WEBHOOK_URL"), get("GENTLY_WEBHOOK_SECRET")
         if webhook_url:
             check_webhook(webhook_url, secret)
+        base_url = get("TELEGRAM_BASE_URL")
+        if base_url:
+            check_url("TELEGRAM_BASE_URL", base_url, ("http", "https"))
+        listen = get("GENTLY_WEBHOOK_LISTEN") or "127.0.0.1"
+        check_listen(listen)
         return cls(
             token=get("TELEGRAM_BOT_TOKEN"),
-            base_url=get("TELEGRAM_BASE_URL"),
+            base_url=base_url,
             db_path=Path(get("GENTLY_DB_PATH") or DEFAULT_DB_PATH),
             content_dir=Path(content_dir) if content_dir else None,
             admin_ids=parse_ids("GENTLY_ADMIN_IDS", get("GENTLY_ADMIN_IDS")),
             log_level=level,
             webhook_url=webhook_url,
-            webhook_listen=get("GENTLY_WEBHOOK_LISTEN") or "0.0.0.0",
+            webhook_listen=listen,
             webhook_port=parse_port(get("GENTLY_WEBHOOK_PORT")),
             webhook_secret=secret,
+            startup_retry_seconds=parse_seconds(
+                "GENTLY_STARTUP_RETRY_SECONDS", get("GENTLY_STARTUP_RETRY_SECONDS"), 60.0
+            ),
         )
 
 
+LABEL = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+HOSTNAME = re.compile(rf"^(?=.{{1,253}}$){LABEL}(\.{LABEL})*$")
+
+
+def check_url(name: str, url: str, schemes: tuple[str, ...]) -> None:
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises on a malformed port)
+    except ValueError:
+        raise SettingsError(f"{name} is not a valid URL") from None
+    host = parts.hostname or ""
+    if parts.scheme not in schemes or not (HOSTNAME.match(host) or is_ip(host)):
+        wanted = " or ".join(f"{scheme}://" for scheme in schemes)
+        raise SettingsError(f"{name} must be a {wanted} address with a valid host")
+
+
+def is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def check_listen(address: str) -> None:
+    if not (is_ip(address) or address == "localhost"):
+        raise SettingsError("GENTLY_WEBHOOK_LISTEN must be an IP address such as 127.0.0.1")
+
+
+def parse_seconds(name: str, raw: str | None, default: float) -> float:
+    if raw is None:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if not 0 < value <= 3600:
+        raise SettingsError(f"{name} must be a number of seconds between 0 and 3600")
+    return value
+
+
 def check_webhook(url: str, secret: str | None) -> None:
-    if not url.startswith("https://"):
-        raise SettingsError("GENTLY_WEBHOOK_URL must be a public https:// address")
+    check_url("GENTLY_WEBHOOK_URL", url, ("https",))
     if not secret:
         raise SettingsError(
             "GENTLY_WEBHOOK_SECRET is required with GENTLY_WEBHOOK_URL (Telegram sends it with "

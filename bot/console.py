@@ -14,8 +14,11 @@ import sys
 from typing import TextIO
 
 from bot.commands import command_action
-from bot.session import Sessions
-from bot.walkthrough import Action, Button, Screen, Verb
+from bot.content import Guide
+from bot.markup import Markup
+from bot.runtime import Origin, Runtime
+from bot.store import Store
+from bot.walkthrough import Action, Button, Outcome, Screen, Verb
 
 QUIT = {"q", "quit", "exit", "/quit"}
 
@@ -65,13 +68,25 @@ def choose(screen: Screen, line: str) -> Action | None:
 
 
 class Console:
-    def __init__(self, sessions: Sessions, user_id: int, out: TextIO, *, color: bool) -> None:
-        self.sessions = sessions
+    """The terminal front end: the runtime's delivery is printing to `out`."""
+
+    def __init__(
+        self, guide: Guide, store: Store, user_id: int, out: TextIO, *, color: bool
+    ) -> None:
+        self.runtime = Runtime(guide, store, self)
         self.user_id = user_id
         self.out = out
         self.color = color
+        self.screen = Screen(Markup(""))
 
-    def show(self, screen: Screen) -> None:
+    async def show(self, user_id: int, outcome: Outcome, origin: Origin | None) -> None:
+        self.screen = outcome.screen
+        self.print_screen(outcome.screen)
+
+    async def unavailable(self, user_id: int, origin: Origin | None) -> None:
+        print(self.runtime.guide.messages.text("store_down"), file=self.out)
+
+    def print_screen(self, screen: Screen) -> None:
         rule = "─" * 60
         print(rule, file=self.out)
         if screen.notice:
@@ -87,22 +102,20 @@ class Console:
             print("\n/start · /help · q to quit", file=self.out)
 
     async def run(self, lines: TextIO) -> None:
-        screen = (await self.sessions.act(self.user_id, Action(Verb.START))).screen
-        self.show(screen)
+        await self.runtime.act(self.user_id, Action(Verb.START))
         while True:
             print("> ", end="", file=self.out, flush=True)
             line = lines.readline()
             if not line or line.strip().lower() in QUIT:
                 print("\nBye for now. Your place is saved.", file=self.out)
                 return
-            action = choose(screen, line)
+            action = choose(self.screen, line)
             if action is None:
                 print("Please pick one of the numbers above, or type /help.", file=self.out)
                 continue
-            screen = (await self.sessions.act(self.user_id, action)).screen
-            self.show(screen)
+            await self.runtime.act(self.user_id, action)
 
 
-async def run_console(sessions: Sessions, user: str) -> None:
-    console = Console(sessions, console_user_id(user), sys.stdout, color=sys.stdout.isatty())
+async def run_console(guide: Guide, store: Store, user: str) -> None:
+    console = Console(guide, store, console_user_id(user), sys.stdout, color=sys.stdout.isatty())
     await console.run(sys.stdin)

@@ -20,13 +20,23 @@ class RedactingFormatter(logging.Formatter):
         return text
 
 
+# Libraries log request URLs (which hold the token), raw updates and replies (names,
+# usernames, typed text) at DEBUG and INFO. Only their warnings and errors are shown, at
+# every GENTLY_LOG_LEVEL; the bot's own lines carry user ids, never names or text.
+LIBRARIES = ("telegram", "httpx", "httpcore", "aiosqlite", "apscheduler", "tornado", "asyncio")
+
+
+class OnlyOwnDetail(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or not record.name.startswith(LIBRARIES)
+
+
 def setup_logging(level: str, secrets: list[str | None]) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter([s for s in secrets if s]))
+    handler.addFilter(OnlyOwnDetail())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # httpx logs every request URL, and Bot API URLs contain the token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    for name in LIBRARIES:
+        logging.getLogger(name).setLevel(logging.WARNING)

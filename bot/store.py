@@ -2,18 +2,16 @@
 
 One file, WAL mode, foreign keys on, a busy timeout, schema versioned with
 `PRAGMA user_version` and migrated forward at start-up. Every write is one statement in
-autocommit mode, so a tap is either fully saved or not at all. Reads of active users are
-answered from a bounded cache; this process is the only writer, so the cache stays true.
+autocommit mode, so a tap is either fully saved or not at all. Nothing is cached: memory
+does not grow with the number of users, and what is read is what is on disk.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import os
 import sqlite3
-from collections import OrderedDict
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -25,8 +23,6 @@ from bot.walkthrough import Progress, View
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
-CACHE_USERS = 20_000
-_MISSING = object()
 
 
 UPSERT_PROGRESS = """
@@ -56,14 +52,6 @@ class Stats:
     pending_reminders: int
 
 
-@dataclass
-class _PendingSave:
-    user_id: int
-    progress: Progress
-    params: dict[str, object]
-    committed: asyncio.Future[None]
-
-
 @dataclass(frozen=True)
 class Deleted:
     users: int
@@ -74,6 +62,13 @@ class Deleted:
 class Reminder:
     user_id: int
     due_at: int
+    attempts: int = 0
+
+
+@dataclass(frozen=True)
+class StoredUser:
+    progress: Progress
+    blocked: bool  # Telegram told us the user blocked the bot
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -87,14 +82,9 @@ SCHEMA_VERSION = migrations()[-1][0]
 
 
 class Store:
-    def __init__(self, db: aiosqlite.Connection, path: Path, cache_users: int) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self.path = path
-        self._cache: OrderedDict[int, Progress | None] = OrderedDict()
-        self._cache_users = cache_users
-        self._pending: list[_PendingSave] = []
-        self._writing = False
-        self._drainer: asyncio.Task[None] | None = None
 
     @classmethod
     async def open(
@@ -102,7 +92,6 @@ class Store:
         path: Path,
         *,
         busy_timeout_ms: int = BUSY_TIMEOUT_MS,
-        cache_users: int = CACHE_USERS,
         target_version: int | None = None,
     ) -> Store:
         """Open (creating if needed, mode 0600) and migrate the database."""
@@ -114,7 +103,7 @@ class Store:
             db = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
         except (OSError, sqlite3.Error) as error:
             raise StoreUnavailable(f"cannot open the database at {path}: {error}") from error
-        store = cls(db, path, cache_users)
+        store = cls(db, path)
         try:
             await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             await db.execute("PRAGMA journal_mode = WAL")
@@ -129,9 +118,23 @@ class Store:
         return store
 
     async def close(self) -> None:
-        if self._drainer is not None:
-            await self._drainer  # let saves already accepted reach the disk
         await self._db.close()
+
+    async def verify(self) -> None:
+        """Before serving: the file is intact (quick_check) and writable (a write lock
+        taken and released). Raises StoreUnavailable saying which."""
+        try:
+            row = await self._fetchone("PRAGMA quick_check")
+        except StoreUnavailable as error:
+            raise StoreUnavailable(f"{self.path} is damaged ({error})") from None
+        if not row or row[0] != "ok":
+            found = row[0] if row else "no answer"
+            raise StoreUnavailable(f"{self.path} is damaged (quick_check: {found})")
+        try:
+            await self._db.execute("BEGIN IMMEDIATE")
+            await self._db.execute("ROLLBACK")
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"{self.path} cannot be written ({error})") from None
 
     async def _migrate(self, target_version: int | None) -> None:
         current = await self.schema_version()
@@ -151,73 +154,33 @@ class Store:
     # -- progress --------------------------------------------------------------------
 
     async def load(self, user_id: int) -> Progress | None:
-        cached = self._cache.get(user_id, _MISSING)
-        if cached is not _MISSING:
-            self._cache.move_to_end(user_id)
-            return cached  # type: ignore[return-value]
+        stored = await self.load_user(user_id)
+        return stored.progress if stored else None
+
+    async def load_user(self, user_id: int) -> StoredUser | None:
         row = await self._fetchone(
-            "SELECT step_id, step_index, view, ticked, seen_parts, reviewing, finished_at "
-            "FROM users WHERE user_id = ?",
+            "SELECT step_id, step_index, view, ticked, seen_parts, reviewing, finished_at, "
+            "blocked_at FROM users WHERE user_id = ?",
             (user_id,),
         )
-        progress = _progress_from_row(row) if row else None
-        self._remember(user_id, progress)
-        return progress
+        return StoredUser(_progress_from_row(row[:7]), row[7] is not None) if row else None
 
     async def save(self, user_id: int, progress: Progress, now: int) -> None:
-        """Insert or update the user's progress in one atomic statement; returns once it is
-        committed. Saves that arrive together share one trip to the database thread (group
-        commit), each row still its own statement, so every tap is saved whole or not at all."""
-        params = {
-            "user_id": user_id,
-            "now": now,
-            "step_id": progress.step_id,
-            "step_index": progress.step_index,
-            "view": progress.view.value,
-            "ticked": json.dumps(sorted(progress.ticked)),
-            "seen_parts": json.dumps(sorted(progress.seen_parts)),
-            "reviewing": int(progress.reviewing),
-            "finished": int(progress.finished),
-        }
-        committed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append(_PendingSave(user_id, progress, params, committed))
-        if not self._writing:
-            # Nobody is writing: write this batch here, without a task switch; saves that
-            # arrive meanwhile are written together by a drain task.
-            self._writing = True
-            try:
-                await self._write_pending()
-            finally:
-                if self._pending:
-                    self._drainer = asyncio.create_task(self._drain())
-                else:
-                    self._writing = False
-        await committed
-
-    async def _drain(self) -> None:
-        try:
-            while self._pending:
-                await self._write_pending()
-        finally:
-            self._writing = False
-
-    async def _write_pending(self) -> None:
-        batch, self._pending = self._pending, []
-        try:
-            await self._db.executemany(UPSERT_PROGRESS, [save.params for save in batch])
-        except (sqlite3.Error, asyncio.CancelledError) as error:
-            log.error("database write failed for %d save(s): %r", len(batch), error)
-            for save in batch:
-                # some rows of the batch may have committed: let the next read ask SQLite
-                self._cache.pop(save.user_id, None)
-                if not save.committed.done():
-                    save.committed.set_exception(StoreUnavailable(str(error)))
-            if isinstance(error, asyncio.CancelledError):
-                raise
-            return
-        for save in batch:
-            self._remember(save.user_id, save.progress)
-            save.committed.set_result(None)
+        """Insert or update the user's progress in one atomic statement, committed on return."""
+        await self._write(
+            UPSERT_PROGRESS,
+            {
+                "user_id": user_id,
+                "now": now,
+                "step_id": progress.step_id,
+                "step_index": progress.step_index,
+                "view": progress.view.value,
+                "ticked": json.dumps(sorted(progress.ticked)),
+                "seen_parts": json.dumps(sorted(progress.seen_parts)),
+                "reviewing": int(progress.reviewing),
+                "finished": int(progress.finished),
+            },
+        )
 
     async def delete_user(self, user_id: int) -> Deleted:
         """Erase everything stored about one user; reports what went."""
@@ -225,13 +188,15 @@ class Store:
             "SELECT COUNT(*) FROM reminders WHERE user_id = ?", (user_id,)
         )
         users = await self._write("DELETE FROM users WHERE user_id = ?", (user_id,))
-        self._remember(user_id, None)
         return Deleted(users=users, reminders=int(reminders[0]) if reminders and users else 0)
 
     async def mark_blocked(self, user_id: int, now: int) -> None:
         """The user blocked the bot: keep their progress, drop any reminder."""
         await self._write("UPDATE users SET blocked_at = ? WHERE user_id = ?", (now, user_id))
         await self._write("DELETE FROM reminders WHERE user_id = ?", (user_id,))
+
+    async def unblock(self, user_id: int) -> None:
+        await self._write("UPDATE users SET blocked_at = NULL WHERE user_id = ?", (user_id,))
 
     # -- reminders -------------------------------------------------------------------
 
@@ -240,7 +205,7 @@ class Store:
         changed = await self._write(
             "INSERT INTO reminders (user_id, due_at) SELECT user_id, ? FROM users "
             "WHERE user_id = ? ON CONFLICT (user_id) DO UPDATE SET due_at = excluded.due_at, "
-            "sent_at = NULL",
+            "sent_at = NULL, attempts = 0",
             (due_at, user_id),
         )
         return changed > 0
@@ -254,11 +219,18 @@ class Store:
         )
         return Reminder(user_id, int(row[0])) if row else None
 
-    async def pending_reminders(self) -> list[Reminder]:
+    async def due_reminders(self, now: int, limit: int) -> list[Reminder]:
+        """The earliest pending reminders due by `now`, at most `limit` (from an index)."""
         rows = await self._fetchall(
-            "SELECT user_id, due_at FROM reminders WHERE sent_at IS NULL ORDER BY due_at"
+            "SELECT user_id, due_at, attempts FROM reminders WHERE sent_at IS NULL "
+            "AND due_at <= ? ORDER BY due_at LIMIT ?",
+            (now, limit),
         )
-        return [Reminder(int(user_id), int(due_at)) for user_id, due_at in rows]
+        return [Reminder(int(user), int(due), int(attempts)) for user, due, attempts in rows]
+
+    async def next_reminder_due(self) -> int | None:
+        row = await self._fetchone("SELECT MIN(due_at) FROM reminders WHERE sent_at IS NULL")
+        return int(row[0]) if row and row[0] is not None else None
 
     async def claim_reminder(self, reminder: Reminder, now: int) -> bool:
         """Mark a due reminder as sent before sending it, so that no crash can send it twice.
@@ -268,6 +240,16 @@ class Store:
             "AND sent_at IS NULL AND EXISTS (SELECT 1 FROM users u WHERE u.user_id = "
             "reminders.user_id AND u.finished_at IS NULL AND u.blocked_at IS NULL)",
             (now, reminder.user_id, reminder.due_at),
+        )
+        return changed > 0
+
+    async def release_reminder(self, reminder: Reminder, claimed_at: int, due_at: int) -> bool:
+        """A claimed reminder's send failed for a passing reason: pending again, due at
+        `due_at`. False if the user changed or cancelled it meanwhile."""
+        changed = await self._write(
+            "UPDATE reminders SET sent_at = NULL, due_at = ?, attempts = attempts + 1 "
+            "WHERE user_id = ? AND due_at = ? AND sent_at = ?",
+            (due_at, reminder.user_id, reminder.due_at, claimed_at),
         )
         return changed > 0
 
@@ -321,15 +303,8 @@ class Store:
         except sqlite3.Error as error:
             await self._db.execute("ROLLBACK")
             raise StoreUnavailable(str(error)) from error
-        self._cache.clear()
 
     # -- plumbing --------------------------------------------------------------------
-
-    def _remember(self, user_id: int, progress: Progress | None) -> None:
-        self._cache[user_id] = progress
-        self._cache.move_to_end(user_id)
-        if len(self._cache) > self._cache_users:
-            self._cache.popitem(last=False)
 
     async def _write(self, sql: str, params: object = ()) -> int:
         """Run one statement; returns the number of rows it changed. The cursor is left to
@@ -337,7 +312,6 @@ class Store:
         try:
             cursor = await self._db.execute(sql, params)  # type: ignore[arg-type]
         except sqlite3.Error as error:
-            log.error("database write failed: %s", error)
             raise StoreUnavailable(str(error)) from error
         return cursor.rowcount
 
@@ -346,7 +320,6 @@ class Store:
             async with self._db.execute(sql, params) as cursor:  # type: ignore[arg-type]
                 return await cursor.fetchone()
         except sqlite3.Error as error:
-            log.error("database read failed: %s", error)
             raise StoreUnavailable(str(error)) from error
 
     async def _fetchall(self, sql: str, params: object = ()) -> list[sqlite3.Row]:
@@ -354,7 +327,6 @@ class Store:
             async with self._db.execute(sql, params) as cursor:  # type: ignore[arg-type]
                 return list(await cursor.fetchall())
         except sqlite3.Error as error:
-            log.error("database read failed: %s", error)
             raise StoreUnavailable(str(error)) from error
 
 

@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 
 from bot.content import Guide, default_content_dir, load_guide
-from bot.session import Sessions
+from bot.runtime import Runtime
 from bot.store import Store
-from tests.helpers import FakeClock
-
+from tests.helpers import FakeClock, Screens
 
 
 @pytest.fixture(scope="session")
@@ -46,5 +45,5 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def sessions(guide: Guide, store: Store, clock: FakeClock) -> Sessions:
-    return Sessions(guide, store, clock)
+def runtime(guide: Guide, store: Store, clock: FakeClock) -> Runtime:
+    return Runtime(guide, store, Screens(), clock)

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 from bot.content import load_guide
-from bot.session import Sessions
+from bot.runtime import Runtime
 from bot.store import Store
 from bot.walkthrough import Action, Outcome, Progress, Verb
+from tests.helpers import Screens
 
 
 def state(progress: Progress | None) -> str:
@@ -21,8 +22,9 @@ def state(progress: Progress | None) -> str:
     return f"{progress.step_id}|{progress.view.value}|{int(progress.finished)}|{ticked}"
 
 
-async def walk(sessions: Sessions, user: int) -> None:
-    outcome: Outcome = await sessions.act(user, Action(Verb.CONFIRM))  # resumes if stored
+async def walk(runtime: Runtime, user: int) -> None:
+    outcome: Outcome | None = await runtime.act(user, Action(Verb.CONFIRM))  # resumes if stored
+    assert outcome is not None
     while True:
         progress = outcome.progress
         if progress is not None and progress.finished:
@@ -30,7 +32,8 @@ async def walk(sessions: Sessions, user: int) -> None:
         else:
             assert outcome.screen.primary is not None
             action = outcome.screen.primary.action
-        outcome = await sessions.act(user, action)
+        outcome = await runtime.act(user, action)
+        assert outcome is not None
         if outcome.progress != progress:
             sys.stdout.write(f"ack {user} {state(outcome.progress)}\n")
             sys.stdout.flush()
@@ -38,9 +41,9 @@ async def walk(sessions: Sessions, user: int) -> None:
 
 async def main(db: Path, users: int) -> None:
     store = await Store.open(db)
-    sessions = Sessions(load_guide(), store)
+    runtime = Runtime(load_guide(), store, Screens())
     print("ready", flush=True)
-    await asyncio.gather(*(walk(sessions, user) for user in range(1, users + 1)))
+    await asyncio.gather(*(walk(runtime, user) for user in range(1, users + 1)))
 
 
 if __name__ == "__main__":

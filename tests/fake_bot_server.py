@@ -84,8 +84,9 @@ class FakeBotServer:
         if method == "getUpdates":
             offset = int(params.get("offset") or 0)
             with self._cond:
-                self._cond.wait_for(lambda: any(u["update_id"] >= offset for u in self.updates),
-                                    timeout=0.5)  # fmt: skip
+                self._cond.wait_for(
+                    lambda: any(u["update_id"] >= offset for u in self.updates), timeout=0.5
+                )
                 return [u for u in self.updates if u["update_id"] >= offset]
         if method in ("sendMessage", "editMessageText", "editMessageReplyMarkup"):
             chat = {"id": int(params.get("chat_id", 0)), "type": "private", "first_name": "U"}

@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from bot.runtime import Origin
+from bot.walkthrough import Outcome
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -13,6 +16,20 @@ def clean_env(**settings: str) -> dict[str, str]:
     for running `python -m bot` in a subprocess that sees only what the test gives it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GENTLY_", "TELEGRAM_"))}
     return {**env, **settings}
+
+
+class Screens:
+    """A delivery for the runtime that only keeps what each user was shown."""
+
+    def __init__(self) -> None:
+        self.shown: dict[int, list[Outcome]] = {}
+        self.unavailable_for: list[int] = []
+
+    async def show(self, user_id: int, outcome: Outcome, origin: Origin | None) -> None:
+        self.shown.setdefault(user_id, []).append(outcome)
+
+    async def unavailable(self, user_id: int, origin: Origin | None) -> None:
+        self.unavailable_for.append(user_id)
 
 
 class FakeClock:

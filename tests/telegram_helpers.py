@@ -13,10 +13,21 @@ from telegram.ext import Application
 from bot.config import Settings
 from bot.content import Guide
 from bot.telegram.app import build_application
+from bot.telegram.budget import Limits
 from bot.telegram.offline import Call, OfflineBotAPI, Updates
 from tests.helpers import FakeClock
 
 TOKEN = "123456:TEST-token-never-printed"
+# The real send scheduler, with limits no test reaches: its lanes and claims are exercised,
+# and no test waits for Telegram's pace.
+UNLIMITED = Limits(
+    per_second=1e9,
+    burst=1e9,
+    chat_per_second=1e9,
+    chat_burst=1e9,
+    group_per_second=1e9,
+    group_burst=1e9,
+)
 
 
 @dataclass
@@ -80,7 +91,9 @@ async def running(
     api = api or OfflineBotAPI()
     clock = clock or FakeClock()
     config = settings_for(db, **settings)
-    app = build_application(config, guide, request=api, clock=clock, rate_limiter=False)
+    app = build_application(
+        config, guide, request=api, clock=clock, limits=UNLIMITED, reminder_loop=False
+    )
     await app.initialize()
     assert app.post_init is not None
     await app.post_init(app)

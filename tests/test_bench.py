@@ -12,10 +12,28 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_bench_json_at_tiny_sizes() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "bench", "--sizes", "50,80", "--seconds", "0.2",
-         "--active", "10", "--concurrent-users", "10", "--latency-ms", "2", "--json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "bench",
+            "--sizes",
+            "50,80",
+            "--seconds",
+            "0.2",
+            "--active",
+            "10",
+            "--concurrent-users",
+            "10",
+            "--latency-ms",
+            "2",
+            "--json",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     impls = {(r["impl"], r["stored"]) for r in figures["scenario_1"]}

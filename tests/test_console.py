@@ -91,8 +91,12 @@ def test_a_closed_output_pipe_ends_quietly(tmp_path: Path) -> None:
     try:
         result = subprocess.run(
             [sys.executable, "-m", "bot", "console", "--db", str(tmp_path / "g.sqlite3")],
-            input="\n\nq\n", stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=60,
-        )  # fmt: skip
+            input="\n\nq\n",
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
     finally:
         os.close(write_end)
     assert result.returncode == 0, result.stderr

@@ -14,13 +14,21 @@ def settings_read_by_the_code() -> set[str]:
 
 
 def test_env_example_documents_every_setting() -> None:
-    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / "deploy/.env.example").read_text(),
-                                re.M))  # fmt: skip
+    documented = set(re.findall(r"^([A-Z_]+)=", (ROOT / "deploy/.env.example").read_text(), re.M))
     read = settings_read_by_the_code()
     assert read == documented
-    assert {"TELEGRAM_BOT_TOKEN", "TELEGRAM_BASE_URL", "GENTLY_DB_PATH", "GENTLY_CONTENT_DIR",
-            "GENTLY_ADMIN_IDS", "GENTLY_LOG_LEVEL", "GENTLY_WEBHOOK_URL", "GENTLY_WEBHOOK_SECRET",
-            "GENTLY_WEBHOOK_LISTEN", "GENTLY_WEBHOOK_PORT"} <= read  # fmt: skip
+    assert {
+        "TELEGRAM_BOT_TOKEN",
+        "TELEGRAM_BASE_URL",
+        "GENTLY_DB_PATH",
+        "GENTLY_CONTENT_DIR",
+        "GENTLY_ADMIN_IDS",
+        "GENTLY_LOG_LEVEL",
+        "GENTLY_WEBHOOK_URL",
+        "GENTLY_WEBHOOK_SECRET",
+        "GENTLY_WEBHOOK_LISTEN",
+        "GENTLY_WEBHOOK_PORT",
+    } <= read
 
 
 def test_readme_documents_every_setting() -> None:
@@ -44,6 +52,12 @@ def test_compose_and_systemd_unit() -> None:
     for promise in ("restart: unless-stopped", "env_file:", "gently-data:/data", "max-size"):
         assert promise in compose
     unit = (ROOT / "deploy/gently.service").read_text()
-    for promise in ("User=gently", "StateDirectory=gently", "NoNewPrivileges=yes",
-                    "ProtectSystem=strict", "ProtectHome=yes", "KillSignal=SIGTERM"):  # fmt: skip
+    for promise in (
+        "User=gently",
+        "StateDirectory=gently",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "KillSignal=SIGTERM",
+    ):
         assert promise in unit

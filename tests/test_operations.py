@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import signal
 import socket
 import sqlite3
@@ -16,12 +17,12 @@ import pytest
 
 from bot.config import Settings, SettingsError
 from bot.content import Guide
-from bot.health import beat, check
+from bot.health import Beat, beat, check
 from bot.store import Store
-from bot.telegram.app import webhook_options
+from bot.telegram.webhook import MAX_BODY, listener
 from bot.walkthrough import Progress
-from tests.helpers import clean_env
 from tests.fake_bot_server import FakeBotServer
+from tests.helpers import clean_env
 from tests.telegram_helpers import TOKEN, running
 
 ALICE, BOB = 4001, 4002
@@ -35,37 +36,63 @@ def free_port() -> int:
 
 
 async def test_webhook_accepts_signed_updates_and_rejects_others(
-    guide: Guide, db_path: Path
+    guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     port = free_port()
-    async with running(
-        guide, db_path, webhook_url="https://bot.example.org/gently-hook", webhook_secret=SECRET,
-        webhook_listen="127.0.0.1", webhook_port=port,
-    ) as chat:  # fmt: skip
-        options = webhook_options(chat.settings)
-        assert options["url_path"] == "gently-hook"
-        assert chat.app.updater is not None
-        await chat.app.updater.start_webhook(**options)  # type: ignore[arg-type]
+    async with running(guide, db_path) as chat:
+        server = listener(chat.app.bot, chat.app.update_queue, "/gently-hook", SECRET)
+        server.listen(port, address="127.0.0.1")
         try:
-            (hook,) = [c for c in chat.api.calls if c.method == "setWebhook"]
-            assert hook.params["secret_token"] == SECRET
             update = chat.updates.command(ALICE, "/start").to_dict()
             url = f"http://127.0.0.1:{port}/gently-hook"
+            signed = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
             async with httpx.AsyncClient() as client:
                 missing = await client.post(url, json=update)
                 wrong = await client.post(
                     url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}
                 )
-                good = await client.post(
-                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}
-                )
+                too_big = await client.post(url, content=b"{" * (MAX_BODY + 1), headers=signed)
+                with caplog.at_level(logging.WARNING):
+                    not_an_update = await client.post(
+                        url,
+                        json={"update_id": 9, "message": {"text": "private words"}},
+                        headers=signed,
+                    )
+                good = await client.post(url, json=update, headers=signed)
             assert missing.status_code == 403
             assert wrong.status_code == 403
+            assert too_big.status_code == 413
+            assert not_an_update.status_code == 200  # skipped, so Telegram does not resend it
+            (warning,) = caplog.records
+            assert "update 9" in warning.getMessage()
+            assert "private words" not in caplog.text
             assert good.status_code == 200
             await chat.api.wait_for(lambda _: "18 or older" in chat.last_text(ALICE))
             assert len(chat.api.sent_texts(ALICE)) == 1  # only the signed update was handled
         finally:
-            await chat.app.updater.stop()
+            server.stop()
+
+
+async def test_webhook_checks_the_secret_before_reading_the_body(
+    guide: Guide, db_path: Path
+) -> None:
+    """An unsigned request announcing a huge body is refused at once, unread."""
+    port = free_port()
+    async with running(guide, db_path) as chat:
+        server = listener(chat.app.bot, chat.app.update_queue, "/hook", SECRET)
+        server.listen(port, address="127.0.0.1")
+        try:
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(
+                b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: 95000000\r\n\r\n{"
+            )
+            await writer.drain()
+            status = await asyncio.wait_for(reader.readline(), 5)
+            writer.close()
+            assert status.split()[1] in (b"403", b"400")
+        finally:
+            server.stop()
 
 
 def test_webhook_needs_a_secret() -> None:
@@ -114,28 +141,46 @@ async def test_shutdown_closes_the_database(guide: Guide, db_path: Path) -> None
 
 
 def run_env(db: Path, server: FakeBotServer, **extra: str) -> dict[str, str]:
-    return clean_env(TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_BASE_URL=server.base_url,
-                     GENTLY_DB_PATH=str(db), GENTLY_LOG_LEVEL="INFO", **extra)  # fmt: skip
+    return clean_env(
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        TELEGRAM_BASE_URL=server.base_url,
+        GENTLY_DB_PATH=str(db),
+        GENTLY_LOG_LEVEL="INFO",
+        **extra,
+    )
 
 
 def test_sigterm_finishes_work_and_exits_cleanly(tmp_path: Path) -> None:
     db = tmp_path / "data" / "gently.sqlite3"
     with FakeBotServer() as server:
         bot = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], env=run_env(db, server), cwd=tmp_path,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            [sys.executable, "-m", "bot", "run"],
+            env=run_env(db, server),
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         try:
             assert server.wait_for(lambda calls: any(m == "getUpdates" for m, _ in calls))
             user = {"id": ALICE, "is_bot": False, "first_name": "T"}
             chat = {"id": ALICE, "type": "private"}
-            server.push({"callback_query": {
-                "id": "1", "from": user, "chat_instance": "c", "data": "g1:c",
-                "message": {"message_id": 5, "date": 0, "chat": chat, "text": "x"},
-            }})  # fmt: skip
+            server.push(
+                {
+                    "callback_query": {
+                        "id": "1",
+                        "from": user,
+                        "chat_instance": "c",
+                        "data": "g1:c",
+                        "message": {"message_id": 5, "date": 0, "chat": chat, "text": "x"},
+                    }
+                }
+            )
             assert server.wait_for(
-                lambda calls: any(m == "sendMessage" and "Part 1 of 5" in p.get("text", "")
-                                  for m, p in calls))  # fmt: skip
+                lambda calls: any(
+                    m == "sendMessage" and "Part 1 of 5" in p.get("text", "") for m, p in calls
+                )
+            )
             bot.send_signal(signal.SIGTERM)
             _, stderr = bot.communicate(timeout=30)
         finally:
@@ -153,17 +198,28 @@ def test_sigterm_finishes_work_and_exits_cleanly(tmp_path: Path) -> None:
 def test_a_rejected_token_is_explained_and_never_printed(tmp_path: Path) -> None:
     with FakeBotServer() as server:
         server.reject_token = True
-        result = subprocess.run([sys.executable, "-m", "bot", "run"],
-                                env=run_env(tmp_path / "g.sqlite3", server), cwd=tmp_path,
-                                capture_output=True, text=True, timeout=60)  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", "run"],
+            env=run_env(tmp_path / "g.sqlite3", server),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert result.returncode == 1
     assert "Telegram rejected TELEGRAM_BOT_TOKEN" in result.stderr
     assert TOKEN not in result.stderr + result.stdout
 
 
 def test_run_without_a_token_points_to_the_console(tmp_path: Path) -> None:
-    result = subprocess.run([sys.executable, "-m", "bot", "run"], env=clean_env(), cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        env=clean_env(),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "@BotFather" in result.stderr
     assert "console" in result.stderr
@@ -171,8 +227,9 @@ def test_run_without_a_token_points_to_the_console(tmp_path: Path) -> None:
 
 def cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = clean_env(GENTLY_DB_PATH=str(db))
-    return subprocess.run([sys.executable, "-m", "bot", *args], env=env, capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], env=env, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_backup_and_stats_commands(tmp_path: Path) -> None:
@@ -207,8 +264,15 @@ def test_backup_and_stats_commands(tmp_path: Path) -> None:
 def test_health_check(tmp_path: Path) -> None:
     path = tmp_path / "heartbeat"
     assert "no heartbeat" in (check(path) or "")
-    beat(path, now=1000)
+    beat(path, Beat(at=1000, fetched_at=1000, polling=True, store_failing_since=None))
+    assert path.stat().st_mode & 0o777 == 0o600
     assert check(path, now=1060) is None
     assert "looks stuck" in (check(path, now=2000) or "")
+    beat(path, Beat(at=2000, fetched_at=1000, polling=True, store_failing_since=None))
+    assert "no updates fetched from Telegram for 1000s" in (check(path, now=2000) or "")
+    beat(path, Beat(at=2000, fetched_at=1000, polling=False, store_failing_since=None))
+    assert check(path, now=2000) is None  # a webhook does not fetch
+    beat(path, Beat(at=2000, fetched_at=2000, polling=True, store_failing_since=1900))
+    assert "database has been failing for 100s" in (check(path, now=2000) or "")
     result = cli(tmp_path / "gently.sqlite3", "health")
     assert result.returncode == 1

@@ -18,8 +18,8 @@ from bot.content import Guide
 from bot.store import Store
 from bot.telegram.codec import encode
 from bot.walkthrough import Action, Progress, Verb, handle
-from tests.helpers import FakeClock, clean_env
 from tests.crash_worker import state
+from tests.helpers import FakeClock, clean_env
 from tests.telegram_helpers import running
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -37,8 +37,10 @@ def test_no_acknowledged_tap_is_lost_across_sigkills(guide: Guide, tmp_path: Pat
     for _ in range(kills):
         worker = subprocess.Popen(
             [sys.executable, "-m", "tests.crash_worker", str(db), str(users)],
-            cwd=ROOT, stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert worker.stdout is not None
         assert worker.stdout.readline().strip() == "ready"
         target = rng.randint(150, 400)
@@ -89,8 +91,12 @@ def one_tap_after(guide: Guide, acknowledged: str) -> str:
     step_id, view, finished, ticked = acknowledged.split("|")
     from bot.walkthrough import View
 
-    progress = Progress(step_id=step_id, view=View(view), finished=finished == "1",
-                        ticked=frozenset(filter(None, ticked.split(","))))  # fmt: skip
+    progress = Progress(
+        step_id=step_id,
+        view=View(view),
+        finished=finished == "1",
+        ticked=frozenset(filter(None, ticked.split(","))),
+    )
     outcome = handle(guide, progress, Action(Verb.RESUME))
     if progress.finished:
         action = Action(Verb.RESTART_CONFIRM)
@@ -104,15 +110,31 @@ def one_tap_after(guide: Guide, acknowledged: str) -> str:
 
 VICTIM = 9001
 ATTACKERS = [9002, 9003, 9004]
-odd_text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=200
-) | st.just("ß" * 10_240) | st.just("<b>&amp;</b>" * 900)  # fmt: skip
+odd_text = (
+    st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=200)
+    | st.just("ß" * 10_240)
+    | st.just("<b>&amp;</b>" * 900)
+)
 
 
 @st.composite
 def fuzz_update(draw: st.DrawFn, guide: Guide, step_ids: list[str]) -> tuple[str, object]:
-    kind = draw(st.sampled_from(["tap", "forged", "command", "text", "edited", "sticker",
-                                 "channel", "group", "nouser", "group_tap"]))  # fmt: skip
+    kind = draw(
+        st.sampled_from(
+            [
+                "tap",
+                "forged",
+                "command",
+                "text",
+                "edited",
+                "sticker",
+                "channel",
+                "group",
+                "nouser",
+                "group_tap",
+            ]
+        )
+    )
     user = draw(st.sampled_from(ATTACKERS))
     if kind == "tap":
         verb = draw(st.sampled_from(list(Verb)))
@@ -124,8 +146,21 @@ def fuzz_update(draw: st.DrawFn, guide: Guide, step_ids: list[str]) -> tuple[str
     if kind == "forged":
         return kind, (user, draw(st.text(min_size=0, max_size=80)))
     if kind == "command":
-        name = draw(st.sampled_from(["/start", "/menu", "/delete", "/restart", "/remind off",
-                                     "/stats", "/x", "/", "/start payload"]))  # fmt: skip
+        name = draw(
+            st.sampled_from(
+                [
+                    "/start",
+                    "/menu",
+                    "/delete",
+                    "/restart",
+                    "/remind off",
+                    "/stats",
+                    "/x",
+                    "/",
+                    "/start payload",
+                ]
+            )
+        )
         return kind, (user, name + draw(st.sampled_from(["", "@gently_test_bot", " extra"])))
     return kind, (user, draw(odd_text))
 
@@ -251,10 +286,19 @@ def test_broken_content_refuses_to_start_with_a_clear_message(
     content_copy: Path, tmp_path: Path
 ) -> None:
     (content_copy / "parts" / "3-talk.toml").write_text("id = [broken", encoding="utf-8")
-    env = clean_env(TELEGRAM_BOT_TOKEN="1:x", GENTLY_CONTENT_DIR=str(content_copy),
-                    GENTLY_DB_PATH=str(tmp_path / "g.sqlite3"))  # fmt: skip
-    result = subprocess.run([sys.executable, "-m", "bot", "run"], env=env, cwd=tmp_path,
-                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    env = clean_env(
+        TELEGRAM_BOT_TOKEN="1:x",
+        GENTLY_CONTENT_DIR=str(content_copy),
+        GENTLY_DB_PATH=str(tmp_path / "g.sqlite3"),
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 1
     assert "Gently cannot start" in result.stderr
     assert "parts/3-talk.toml: cannot be parsed" in result.stderr

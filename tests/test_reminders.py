@@ -1,23 +1,21 @@
-"""Opt-in reminders: stored, scheduled, restored, discreet, and never sent twice."""
+"""Opt-in reminders: stored, sent by one timer from the database, discreet, never twice."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
-from telegram.ext import Job
-
 from bot.content import Guide
-from bot.reminders import job_name
+from bot.store import Store
+from bot.telegram.reminders import BATCH, MAX_IN_FLIGHT, ReminderTimer, backoff
+from bot.walkthrough import Progress
 from tests.helpers import FakeClock
-from tests.telegram_helpers import Chat, running
+from tests.telegram_helpers import UNLIMITED, Chat, running
 
 ALICE, BOB = 3001, 3002
 DAY = 24 * 3600
-
-
-async def confirmed(chat: Chat, guide: Guide, user: int = ALICE) -> None:
-    await chat.begin(user)
 
 
 async def set_reminder(chat: Chat, guide: Guide, choice: str, user: int = ALICE) -> None:
@@ -26,18 +24,26 @@ async def set_reminder(chat: Chat, guide: Guide, choice: str, user: int = ALICE)
     await chat.press(user, guide.messages.reminder(choice))
 
 
-def pending_job(chat: Chat) -> Job:  # type: ignore[type-arg]
-    """Alice's one scheduled reminder job (fails if there is none, or more than one)."""
-    (job,) = chat.app.job_queue.get_jobs_by_name(job_name(ALICE))
-    return job
+def timer(chat: Chat) -> ReminderTimer:
+    found = chat.app.bot_data["gently"].reminders
+    assert found is not None
+    return found
 
 
-async def fire_after(chat: Chat, clock: FakeClock, seconds: float) -> Job:  # type: ignore[type-arg]
-    """Let `seconds` pass and run Alice's reminder job, as the JobQueue would then."""
+async def fire_after(chat: Chat, clock: FakeClock, seconds: float) -> None:
+    """Let `seconds` pass, then let the timer send what is due, to the end."""
     clock.advance(seconds)
-    job = pending_job(chat)
-    await job.run(chat.app)
-    return job
+    await timer(chat).tick()
+    await timer(chat).wait_idle()
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Let other tasks run until `condition` holds (event-loop turns, not time)."""
+    for _ in range(10_000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
 
 
 def reminders(db: Path) -> list[tuple[int, int, int | None]]:
@@ -54,7 +60,7 @@ async def test_quiet_by_default(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
         await chat.begin(ALICE)
         assert reminders(db_path) == []
-        assert chat.app.job_queue.jobs("^reminder:") == ()
+        assert await timer(chat).tick() is None
 
 
 async def test_set_change_and_cancel(guide: Guide, db_path: Path) -> None:
@@ -64,18 +70,17 @@ async def test_set_change_and_cancel(guide: Guide, db_path: Path) -> None:
         await set_reminder(chat, guide, "tomorrow")
         assert "short nudge tomorrow" in chat.last_text(ALICE)
         assert reminders(db_path) == [(ALICE, int(clock.now) + DAY, None)]
-        assert len(chat.app.job_queue.get_jobs_by_name(job_name(ALICE))) == 1
+        assert await timer(chat).tick() == DAY
 
         await set_reminder(chat, guide, "in_a_week")
         assert "short nudge in a week" in chat.last_text(ALICE)
         assert reminders(db_path) == [(ALICE, int(clock.now) + 7 * DAY, None)]
-        live = chat.app.job_queue.get_jobs_by_name(job_name(ALICE))
-        assert len(live) == 1, "one pending reminder per user at most"
 
         await chat.command(ALICE, "/remind off")
         assert "No reminder is set" in chat.last_text(ALICE)
         assert reminders(db_path) == []
-        assert chat.app.job_queue.get_jobs_by_name(job_name(ALICE)) == ()
+        await fire_after(chat, clock, 8 * DAY)
+        assert reminder_messages(chat, guide) == []
 
 
 async def test_natural_pause_offers_a_reminder(guide: Guide, db_path: Path) -> None:
@@ -99,7 +104,9 @@ async def test_a_due_reminder_is_discreet_and_resumes(guide: Guide, db_path: Pat
         await chat.press(ALICE, guide.messages.button("next"))
         where = chat.last_text(ALICE)
         await set_reminder(chat, guide, "in_3_days")
-        job = await fire_after(chat, clock, 3 * DAY)
+        await fire_after(chat, clock, 3 * DAY - 1)
+        assert reminder_messages(chat, guide) == []  # not a second early
+        await fire_after(chat, clock, 1)
         (sent,) = [
             c
             for c in chat.api.to(ALICE, "sendMessage")
@@ -109,20 +116,8 @@ async def test_a_due_reminder_is_discreet_and_resumes(guide: Guide, db_path: Pat
         assert [label for label, _ in sent.buttons] == [guide.messages.reminder("continue")]
         await chat.press(ALICE, guide.messages.reminder("continue"))
         assert chat.last_text(ALICE) == where
-        await job.run(chat.app)  # the same job again, as after a crash: never a second message
+        await fire_after(chat, clock, DAY)  # the timer again: never a second message
         assert len(reminder_messages(chat, guide)) == 1
-
-
-async def test_restart_with_a_pending_reminder_reschedules_it(guide: Guide, db_path: Path) -> None:
-    clock = FakeClock()
-    async with running(guide, db_path, clock) as chat:
-        await chat.begin(ALICE)
-        await set_reminder(chat, guide, "tomorrow")
-    clock.advance(3600)
-    async with running(guide, db_path, clock) as chat:
-        job = pending_job(chat)
-        assert job.data.due_at == int(clock.now) - 3600 + DAY
-        assert reminder_messages(chat, guide) == []
 
 
 async def test_restart_with_an_overdue_reminder_sends_it_once(guide: Guide, db_path: Path) -> None:
@@ -132,60 +127,146 @@ async def test_restart_with_an_overdue_reminder_sends_it_once(guide: Guide, db_p
         await set_reminder(chat, guide, "tomorrow")
     clock.advance(2 * DAY)  # the bot was down when it fell due
     async with running(guide, db_path, clock) as chat:
-        await chat.api.wait_for(lambda _: len(reminder_messages(chat, guide)) == 1)
-    assert reminders(db_path)[0][2] is not None  # claimed as sent
+        await fire_after(chat, clock, 0)
+        await fire_after(chat, clock, DAY)
+        assert len(reminder_messages(chat, guide)) == 1
+        assert reminders(db_path)[0][2] is not None
+
+
+async def test_start_up_schedules_nothing_per_pending_reminder(guide: Guide, db_path: Path) -> None:
+    """20,000 pending reminders: start-up reads none of them; a pass over due ones holds at
+    most MAX_IN_FLIGHT in memory, started a batch at a time."""
+    clock = FakeClock()
+    store = await Store.open(db_path)
+    await store.populate(range(1, 20_001), Progress("collect.why"), int(clock.now))
+    await store.close()
+    with sqlite3.connect(db_path) as raw:
+        raw.execute(
+            "INSERT INTO reminders (user_id, due_at) SELECT user_id, ? FROM users",
+            (int(clock.now) - 10,),
+        )
+    tasks_before = len(asyncio.all_tasks())
     async with running(guide, db_path, clock) as chat:
-        assert chat.app.job_queue.jobs("^reminder:") == ()
-        assert reminder_messages(chat, guide) == []
+        started = len(asyncio.all_tasks()) - tasks_before
+        assert started <= 3  # update fetcher, heartbeat, send scheduler: none per reminder
+        gently = chat.app.bot_data["gently"]
+        gently.scheduler._budget.limits = UNLIMITED.__class__(
+            **{**UNLIMITED.__dict__, "reply_reserve": 1e12}
+        )  # reminders wait in their lane
+        await timer(chat).tick()
+        await until(lambda: gently.scheduler.waiting == BATCH)
+        for _ in range(5):
+            await timer(chat).tick()
+        assert len(timer(chat)._in_flight) == MAX_IN_FLIGHT
+        gently.scheduler._budget.limits = UNLIMITED
+        await timer(chat).stop()  # not yet claimed: still pending, nothing marked sent
+    with sqlite3.connect(db_path) as raw:
+        assert raw.execute("SELECT COUNT(*) FROM reminders WHERE sent_at IS NULL").fetchone() == (
+            20_000,
+        )
 
 
-async def test_blocked_user_loses_the_reminder(guide: Guide, db_path: Path) -> None:
+async def test_a_retryable_failure_goes_back_to_pending_then_succeeds(
+    guide: Guide, db_path: Path
+) -> None:
     clock = FakeClock()
     async with running(guide, db_path, clock) as chat:
         await chat.begin(ALICE)
         await set_reminder(chat, guide, "tomorrow")
+        chat.api.fail("sendMessage", 502, "Bad Gateway", ALICE)
+        await fire_after(chat, clock, DAY)
+        ((user, due, sent),) = reminders(db_path)
+        assert (user, due, sent) == (ALICE, int(clock.now) + backoff(0), None)
+        assert len(reminder_messages(chat, guide)) == 1  # the attempt that failed
+        chat.api.clear_failures()
+        await fire_after(chat, clock, backoff(0))
+        assert len(reminder_messages(chat, guide)) == 2
+        assert reminders(db_path)[0][2] is not None
+        await fire_after(chat, clock, DAY)
+        assert len(reminder_messages(chat, guide)) == 2
+
+
+async def test_unblocking_lets_a_new_reminder_through(guide: Guide, db_path: Path) -> None:
+    clock = FakeClock()
+    async with running(guide, db_path, clock) as chat:
+        await chat.begin(ALICE)
+        await chat.send(chat.updates.blocked_by(ALICE))
+        await chat.send(chat.updates.unblocked_by(ALICE))
+        await set_reminder(chat, guide, "tomorrow")
+        await fire_after(chat, clock, DAY)
+        assert len(reminder_messages(chat, guide)) == 1
+
+
+async def test_any_message_from_a_blocked_user_clears_the_block(
+    guide: Guide, db_path: Path
+) -> None:
+    clock = FakeClock()
+    async with running(guide, db_path, clock) as chat:
+        await chat.begin(ALICE)
+        await chat.send(chat.updates.blocked_by(ALICE))
+        await chat.command(ALICE, "/menu")  # no progress change, still a sign of life
+        await chat.press(ALICE, guide.messages.button("remind"))
+        await chat.press(ALICE, guide.messages.reminder("tomorrow"))
+        await fire_after(chat, clock, DAY)
+        assert len(reminder_messages(chat, guide)) == 1
+
+
+async def test_a_user_blocked_mid_backlog_is_dropped_and_others_go_out(
+    guide: Guide, db_path: Path
+) -> None:
+    clock = FakeClock()
+    async with running(guide, db_path, clock) as chat:
+        for user in (ALICE, BOB):
+            await chat.begin(user)
+            await set_reminder(chat, guide, "tomorrow", user)
         chat.api.fail("sendMessage", 403, "Forbidden: bot was blocked by the user", ALICE)
         await fire_after(chat, clock, DAY)
-    assert reminders(db_path) == []
-    with sqlite3.connect(db_path) as raw:
-        assert raw.execute("SELECT blocked_at FROM users").fetchone()[0] is not None
+        assert reminder_messages(chat, guide, BOB) != []
+        assert [r[0] for r in reminders(db_path)] == [BOB]  # Alice's is gone
+        with sqlite3.connect(db_path) as raw:
+            (blocked,) = raw.execute(
+                "SELECT blocked_at FROM users WHERE user_id = ?", (ALICE,)
+            ).fetchone()
+        assert blocked is not None
 
 
-async def test_blocking_the_bot_drops_the_reminder_at_once(guide: Guide, db_path: Path) -> None:
-    async with running(guide, db_path) as chat:
-        await chat.begin(ALICE)
-        await set_reminder(chat, guide, "tomorrow")
-        job = pending_job(chat)
-        await chat.send(chat.updates.blocked_by(ALICE))
-        assert reminders(db_path) == []
-        assert job.removed
-        assert chat.app.job_queue.jobs("^reminder:") == ()
-
-
-async def test_deleted_user_gets_no_reminder(guide: Guide, db_path: Path) -> None:
+async def test_deleted_and_finished_users_get_no_reminder(guide: Guide, db_path: Path) -> None:
     clock = FakeClock()
     async with running(guide, db_path, clock) as chat:
-        await chat.begin(ALICE)
-        await set_reminder(chat, guide, "tomorrow")
-        job = pending_job(chat)
+        for user in (ALICE, BOB):
+            await chat.begin(user)
+            await set_reminder(chat, guide, "tomorrow", user)
         await chat.command(ALICE, "/delete")
         await chat.press(ALICE, guide.messages.button("delete_yes"))
-        assert reminders(db_path) == []
-        assert job.removed
-        clock.advance(DAY)
-        await job.run(chat.app)  # even a job that slipped through sends nothing
-        assert reminder_messages(chat, guide) == []
+        with sqlite3.connect(db_path) as raw:
+            raw.execute("UPDATE users SET finished_at = 1 WHERE user_id = ?", (BOB,))
+        await fire_after(chat, clock, DAY)
+        assert reminder_messages(chat, guide, ALICE) == []
+        assert reminder_messages(chat, guide, BOB) == []
 
 
-async def test_finished_user_gets_no_reminder(guide: Guide, db_path: Path) -> None:
+async def test_a_reminder_changed_or_cancelled_while_it_waits_to_be_sent(
+    guide: Guide, db_path: Path
+) -> None:
     clock = FakeClock()
     async with running(guide, db_path, clock) as chat:
-        await chat.begin(ALICE)
-        await set_reminder(chat, guide, "tomorrow")
-        await chat.press(ALICE, "5. What to watch and read")
-        for _ in range(len(guide.parts[-1].steps) - 1):
-            await chat.press(ALICE, guide.messages.button("next"))
-        await chat.press(ALICE, guide.messages.button("finish"))
-        assert "end of the guide" in chat.last_text(ALICE)
-        await fire_after(chat, clock, DAY)
-        assert reminder_messages(chat, guide) == []
+        for user in (ALICE, BOB):
+            await chat.begin(user)
+            await set_reminder(chat, guide, "tomorrow", user)
+        scheduler = chat.app.bot_data["gently"].scheduler
+        scheduler._budget.limits = UNLIMITED.__class__(
+            **{**UNLIMITED.__dict__, "reply_reserve": 1e12}
+        )  # replies go out; reminders wait in their lane
+        clock.advance(DAY)
+        await timer(chat).tick()
+        await until(lambda: scheduler.waiting == 2)
+        await chat.command(ALICE, "/remind off")
+        await set_reminder(chat, guide, "in_a_week", BOB)
+        scheduler._budget.limits = UNLIMITED
+        scheduler._wake.set()
+        await timer(chat).wait_idle()
+        assert reminder_messages(chat, guide, ALICE) == []
+        assert reminder_messages(chat, guide, BOB) == []
+        assert reminders(db_path) == [(BOB, int(clock.now) + 7 * DAY, None)]
+        await fire_after(chat, clock, 7 * DAY)
+        assert len(reminder_messages(chat, guide, BOB)) == 1

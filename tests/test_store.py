@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from bot.content import Guide
-from bot.session import Sessions
+from bot.runtime import Runtime
 from bot.store import SCHEMA_VERSION, Store, StoreUnavailable, migrations
-from bot.walkthrough import Action, Progress, Verb, View, begin
-from tests.helpers import FakeClock
+from bot.walkthrough import Action, Progress, Verb, View
+from tests.helpers import FakeClock, Screens
 
 NOW = 1_800_000_000
 
@@ -53,9 +53,19 @@ async def test_only_minimal_columns_are_stored(store: Store, db_path: Path) -> N
     with sqlite3.connect(db_path) as raw:
         columns = {row[1] for row in raw.execute("PRAGMA table_info(users)")}
     assert columns == {
-        "user_id", "acknowledged_at", "step_id", "step_index", "view", "ticked", "seen_parts",
-        "reviewing", "started_at", "last_seen_at", "finished_at", "blocked_at",
-    }  # fmt: skip
+        "user_id",
+        "acknowledged_at",
+        "step_id",
+        "step_index",
+        "view",
+        "ticked",
+        "seen_parts",
+        "reviewing",
+        "started_at",
+        "last_seen_at",
+        "finished_at",
+        "blocked_at",
+    }
 
 
 async def test_timestamps(store: Store, db_path: Path) -> None:
@@ -87,10 +97,13 @@ async def test_stats_are_aggregates(store: Store) -> None:
     await store.save(1, Progress(step_id="collect.why", seen_parts=frozenset({"collect"})), NOW)
     await store.save(
         2,
-        Progress(step_id="read.bukowski", seen_parts=frozenset({"collect", "talk", "read"}),
-                 finished=True),
+        Progress(
+            step_id="read.bukowski",
+            seen_parts=frozenset({"collect", "talk", "read"}),
+            finished=True,
+        ),
         NOW - 10 * 24 * 3600,
-    )  # fmt: skip
+    )
     stats = await store.stats(NOW)
     assert stats.users == 2
     assert stats.acknowledged == 2
@@ -124,17 +137,23 @@ async def test_migrates_a_version_one_database(db_path: Path) -> None:
 async def test_many_concurrent_taps_lose_nothing(
     guide: Guide, db_path: Path, clock: FakeClock
 ) -> None:
-    """50 users tap 'tick' then 'next' through part 1's checklist, all at once, with every
-    user's taps also fired concurrently (double-tap style) against the same lock."""
-    store = await Store.open(db_path, cache_users=5)  # small cache: most loads hit SQLite
-    sessions = Sessions(guide, store, clock)
-    part = guide.parts[0]
+    """50 users each fire their whole run through part 1's checklist at once (tick, next,
+    tick, next, …, every tap one that changes and saves their progress). Per-user order
+    and one commit per tap mean each ends on the summary with all ten ticked; a lost or
+    reordered write would leave a tick out or stop short."""
+    store = await Store.open(db_path)
+    runtime = Runtime(guide, store, Screens(), clock)
+    checklist = guide.parts[0].checklist
     users = range(1, 51)
 
     async def one_user(user: int) -> None:
-        await sessions.act(user, Action(Verb.CONFIRM))
-        taps = [Action(Verb.TICK, step.id) for step in part.checklist]
-        await asyncio.gather(*(sessions.act(user, tap) for tap in taps))
+        await runtime.act(user, Action(Verb.CONFIRM))
+        await runtime.act(user, Action(Verb.JUMP, "collect"))
+        first = guide.parts[0].steps.index(checklist[0])
+        moves = [Action(Verb.NEXT, step.id) for step in guide.parts[0].steps[:first]]
+        for item in checklist:
+            moves += [Action(Verb.TICK, item.id), Action(Verb.NEXT, item.id)]
+        await asyncio.gather(*(runtime.act(user, move) for move in moves))
 
     await asyncio.gather(*(one_user(u) for u in users))
     await store.close()
@@ -143,10 +162,8 @@ async def test_many_concurrent_taps_lose_nothing(
         for user in users:
             progress = await reopened.load(user)
             assert progress is not None
-            # ticks on other steps are stale (the user is on the first step), so the only
-            # accepted tick would be for the step they are on; nothing else may appear
-            assert progress.ticked <= {s.id for s in part.checklist}
-            assert progress.step_id == begin(guide).step_id
+            assert progress.ticked == {item.id for item in checklist}, user
+            assert (progress.step_id, progress.view) == (checklist[-1].id, View.SUMMARY)
         assert await reopened.integrity_ok()
     finally:
         await reopened.close()
@@ -155,14 +172,14 @@ async def test_many_concurrent_taps_lose_nothing(
 async def test_concurrent_sequential_walks_match_the_sequential_result(
     guide: Guide, db_path: Path, clock: FakeClock
 ) -> None:
-    store = await Store.open(db_path, cache_users=3)
-    sessions = Sessions(guide, store, clock)
+    store = await Store.open(db_path)
+    runtime = Runtime(guide, store, Screens(), clock)
 
     async def walk(user: int, taps: int) -> Progress | None:
-        outcome = await sessions.act(user, Action(Verb.CONFIRM))
+        outcome = await runtime.act(user, Action(Verb.CONFIRM))
         for _ in range(taps):
             assert outcome.screen.primary is not None
-            outcome = await sessions.act(user, outcome.screen.primary.action)
+            outcome = await runtime.act(user, outcome.screen.primary.action)
         return outcome.progress
 
     results = await asyncio.gather(*(walk(user, 5 + user % 20) for user in range(1, 41)))

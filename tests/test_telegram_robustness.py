@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.content import Guide
+from bot.store import Store
 from bot.telegram.codec import encode
 from bot.walkthrough import Action, Verb
 from tests.telegram_helpers import TOKEN, running
@@ -48,18 +49,32 @@ async def test_one_users_taps_stay_in_order(guide: Guide, db_path: Path) -> None
 
 
 async def test_message_not_modified_and_old_queries_are_harmless(
-    guide: Guide, db_path: Path
+    guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A tick edits the message in place; Telegram answering "message is not modified"
+    (a double tap) and "query is too old" changes nothing for the user: the tick is saved,
+    no error reaches them or the log."""
     async with running(guide, db_path) as chat:
         await chat.begin(ALICE)
+        await chat.command(ALICE, "/menu")
+        await chat.press(ALICE, "Talking about it")
         chat.api.fail("editMessageText", 400, "Bad Request: message is not modified")
-        chat.api.fail("answerCallbackQuery", 400, "Bad Request: query is too old and "
-                      "response timeout expired or query id is invalid")  # fmt: skip
-        chat.api.fail("editMessageReplyMarkup", 400, "Bad Request: message can't be edited")
-        await chat.press(ALICE, guide.messages.button("next"))
-        assert "Step 2 of 14" in chat.last_text(ALICE)
+        chat.api.fail(
+            "answerCallbackQuery",
+            400,
+            "Bad Request: query is too old and response timeout expired or query id is invalid",
+        )
+        with caplog.at_level(logging.WARNING):
+            await chat.press(ALICE, guide.messages.button("next"))
+            await chat.press(ALICE, guide.messages.button("tick"))
+        edits = [c for c in chat.api.to(ALICE) if c.method == "editMessageText"]
+        assert edits, "the tick must have tried an in-place edit"
         errors = [t for t in chat.api.sent_texts(ALICE) if "went wrong" in t]
         assert errors == []
+        assert caplog.records == []
+    with sqlite3.connect(db_path) as raw:
+        (ticked,) = raw.execute("SELECT ticked FROM users").fetchone()
+    assert ticked != "[]"
 
 
 async def test_blocked_user_is_marked_inactive(guide: Guide, db_path: Path) -> None:
@@ -81,6 +96,8 @@ async def test_unexpected_error_reassures_the_user_and_logs_no_text(
         chat.api.fail("sendMessage", 500, "Internal Server Error: secret words", ALICE)
         with caplog.at_level(logging.ERROR):
             await chat.send(chat.updates.message(ALICE, "my private words"))
+        # the error handler ran (this is its line), and the user was told
+        assert f"error handling message update for user {ALICE}" in caplog.text
         chat.api.clear_failures()
         await chat.app.update_queue.put(chat.updates.command(ALICE, "/help"))
         await chat.api.wait_for(lambda _: "How Gently works" in chat.last_text(ALICE))
@@ -95,37 +112,39 @@ async def test_error_handler_answers_the_user(guide: Guide, db_path: Path) -> No
         async def boom(*_: object) -> None:
             raise RuntimeError("kaboom")
 
-        gently = chat.app.bot_data["gently"]
-        original = gently.sessions.act
-        gently.sessions.act = boom
+        runtime = chat.app.bot_data["gently"].runtime
+        runtime.act = boom
         await chat.app.update_queue.put(chat.updates.command(ALICE, "/start"))
         await chat.api.wait_for(lambda _: "went wrong" in chat.last_text(ALICE))
         assert "Your progress is saved" in chat.last_text(ALICE)
-        gently.sessions.act = original
+        del runtime.act
 
 
-async def test_locked_database_gets_a_calm_answer(guide: Guide, db_path: Path) -> None:
+async def test_failing_database_gets_an_honest_answer_and_one_error_line(
+    guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     async with running(guide, db_path) as chat:
         await chat.begin(ALICE)
-        store = chat.app.bot_data["gently"].store
-        await store.close()
-        from bot.store import Store
-
-        chat.app.bot_data["gently"].store = None
-        locked = await Store.open(db_path, busy_timeout_ms=20)
-        chat.app.bot_data["gently"]._sessions.store = locked
-        locked._cache.clear()
+        runtime = chat.app.bot_data["gently"].runtime
+        healthy = runtime.store
+        runtime.store = await Store.open(db_path, busy_timeout_ms=20)
         blocker = sqlite3.connect(db_path, timeout=0)
         blocker.execute("BEGIN EXCLUSIVE")
         try:
-            await chat.press(ALICE, guide.messages.button("next"))
-            assert "try again shortly: your progress is safe" in chat.last_text(ALICE)
+            with caplog.at_level(logging.ERROR):
+                for _ in range(3):
+                    await chat.press(ALICE, guide.messages.button("next"))
+                    assert chat.last_text(ALICE) == guide.messages.text("store_down")
+            assert len([r for r in caplog.records if r.levelno >= logging.ERROR]) == 1
+            assert runtime.store_failing_since is not None
         finally:
             blocker.rollback()
             blocker.close()
+        await runtime.store.close()
+        runtime.store = healthy
         await chat.press(ALICE, guide.messages.button("next"))
         assert "Step 2 of 14" in chat.last_text(ALICE)
-        chat.app.bot_data["gently"].store = locked
+        assert runtime.store_failing_since is None
 
 
 def test_token_is_not_in_settings_repr() -> None:

@@ -27,9 +27,10 @@ async def test_first_visit_to_finish(guide: Guide, db_path: Path) -> None:
         while "You have reached the end of the guide" not in chat.last_text(ALICE):
             call = [c for c in chat.api.to(ALICE) if c.buttons][-1]
             primary = next(
-                label for label, data in call.buttons
+                label
+                for label, data in call.buttons
                 if decode(data) and label in _primary_labels(guide)
-            )  # fmt: skip
+            )
             await chat.press(ALICE, primary)
             taps += 1
             assert taps < 200
@@ -212,8 +213,18 @@ async def test_command_menu_is_registered_for_private_chats(guide: Guide, db_pat
     async with running(guide, db_path) as chat:
         (call,) = [c for c in chat.api.calls if c.method == "setMyCommands"]
         names = [c["command"] for c in call.params["commands"]]
-        assert names == ["start", "resume", "menu", "progress", "resources", "remind", "privacy",
-                         "delete", "restart", "help"]  # fmt: skip
+        assert names == [
+            "start",
+            "resume",
+            "menu",
+            "progress",
+            "resources",
+            "remind",
+            "privacy",
+            "delete",
+            "restart",
+            "help",
+        ]
         assert call.params["scope"] == {"type": "all_private_chats"}
 
 

@@ -49,7 +49,7 @@ MESSAGE_SPEC: dict[str, dict[str, tuple[MessageFormat, frozenset[str]]]] = {
             "unknown_command": (),
             "private_only": ("link",),
             "error": (),
-            "busy": (),
+            "store_down": (),
             "cancelled": (),
         },
     ),

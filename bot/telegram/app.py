@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import gc
+import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
-    AIORateLimiter,
     Application,
     ApplicationBuilder,
     BaseUpdateProcessor,
@@ -23,18 +22,21 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.commands import COMMANDS
 from bot.config import Settings
 from bot.content import Guide
-from bot.health import HEARTBEAT_EVERY, beat, heartbeat_path
-from bot.reminders import Reminders
-from bot.session import Sessions
+from bot.health import HEARTBEAT_EVERY, Beat, beat, heartbeat_path
+from bot.runtime import Runtime
 from bot.store import Store
+from bot.telegram.budget import Limits
 from bot.telegram.delivery import Delivery
 from bot.telegram.handlers import Handlers
 from bot.telegram.ordering import PerUserOrderedProcessor
+from bot.telegram.polling import PollingBot
+from bot.telegram.reminders import ReminderTimer
+from bot.telegram.scheduler import SendScheduler
 
 log = logging.getLogger(__name__)
 
@@ -47,79 +49,101 @@ ALLOWED_UPDATES = [
     Update.CHANNEL_POST,
     Update.MY_CHAT_MEMBER,
 ]
+TELEGRAM = "https://api.telegram.org/bot"
 
 
 class Gently:
-    """The bot's resources: the store is opened in post_init and closed in post_shutdown."""
+    """The bot's resources: the store, the runtime and the reminder timer exist from
+    post_init to post_shutdown."""
 
     def __init__(
         self,
         settings: Settings,
         guide: Guide,
         clock: Callable[[], float],
-        open_store: Callable[[Path], Awaitable[Store]] = Store.open,
+        delivery: Delivery,
+        scheduler: SendScheduler | None,
+        open_store: Callable[[Path], Awaitable[Store]],
+        reminder_loop: bool,
     ) -> None:
         self.settings = settings
+        self.reminder_loop = reminder_loop
         self.guide = guide
         self.clock = clock
+        self.delivery = delivery
+        self.scheduler = scheduler
         self._open_store = open_store
         self.store: Store | None = None
-        self._sessions: Sessions | None = None
-        self.reminders: Reminders | None = None
+        self._runtime: Runtime | None = None
+        self.reminders: ReminderTimer | None = None
+        self._heartbeat: asyncio.Task[None] | None = None
+        self._started_at = time.time()
 
     @property
-    def sessions(self) -> Sessions:
-        if self._sessions is None:
+    def runtime(self) -> Runtime:
+        if self._runtime is None:
             raise RuntimeError("the store is not open: post_init has not run")
-        return self._sessions
+        return self._runtime
+
+    async def open_store(self) -> Store:
+        """Open and check the database (before anything talks to Telegram)."""
+        if self.store is None:
+            store = await self._open_store(self.settings.db_path)
+            try:
+                await store.verify()
+            except Exception:
+                await store.close()
+                raise
+            self.store = store
+        return self.store
 
     async def post_init(self, app: Application) -> None:  # type: ignore[type-arg]
-        tune_garbage_collector()
-        self.store = await self._open_store(self.settings.db_path)
-        self._sessions = Sessions(self.guide, self.store, self.clock)
-        assert app.job_queue is not None, "install python-telegram-bot[job-queue]"
-        self.reminders = Reminders(app.job_queue, lambda: self.sessions.store, self.guide,
-                                   self.clock)  # fmt: skip
-        await self.reminders.restore()
-        await self._heartbeat(None)
-        app.job_queue.run_repeating(self._heartbeat, interval=HEARTBEAT_EVERY, name="heartbeat")
+        store = await self.open_store()
+        timer: ReminderTimer | None = None
+        runtime = Runtime(
+            self.guide,
+            store,
+            self.delivery,
+            self.clock,
+            reminders_changed=lambda: timer.nudge() if timer else None,
+        )
+        self.delivery.on_blocked = runtime.blocked
+        timer = self.reminders = ReminderTimer(runtime, self.delivery, self.clock)
+        self._runtime = runtime
+        if self.reminder_loop:
+            timer.start()
+        self._heartbeat = asyncio.create_task(self._beat_forever(app), name="heartbeat")
         commands = [BotCommand(name, description) for name, (_, description) in COMMANDS.items()]
         await app.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
         log.info("Gently is ready (database %s)", self.settings.db_path)
 
     async def post_shutdown(self, app: Application) -> None:  # type: ignore[type-arg]
+        await self.delivery.settle()
+        if self.reminders is not None:
+            await self.reminders.stop()
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
         if self.store is not None:
-            self._sessions = None
+            self._runtime = None
             await self.store.close()
             self.store = None
             log.info("database closed")
 
-    async def _heartbeat(self, context: object) -> None:
-        try:
-            beat(heartbeat_path(self.settings.db_path), self.clock())
-        except OSError as error:
-            log.warning("cannot write the heartbeat: %s", error)
-
-    async def blocked(self, user_id: int) -> None:
-        """The user blocked the bot: stop messaging them."""
-        log.info("user %s blocked the bot", user_id)
-        if self.store is not None:
-            await self.store.mark_blocked(user_id, int(self.clock()))
-        if self.reminders is not None:
-            self.reminders.cancel(user_id)
-
-    async def reminder_changed(self, user_id: int) -> None:
-        if self.reminders is not None:
-            await self.reminders.reschedule_user(user_id)
-
-
-def tune_garbage_collector() -> None:
-    """Updates in flight keep many young objects alive across awaits; with CPython's default
-    threshold (700) they are rescanned again and again. A larger first generation cut the
-    benchmark's CPU per update by several percent; memory stays bounded."""
-    gc.collect()
-    gc.freeze()  # start-up objects (the guide, PTB's modules) need no further scanning
-    gc.set_threshold(20_000, 20, 20)
+    async def _beat_forever(self, app: Application) -> None:  # type: ignore[type-arg]
+        polling = not self.settings.webhook_url
+        while True:
+            fetched = getattr(app.bot, "last_fetch", None) or self._started_at
+            failing = self._runtime.store_failing_since if self._runtime else None
+            try:
+                beat(
+                    heartbeat_path(self.settings.db_path),
+                    Beat(time.time(), fetched, polling, failing),
+                )
+            except OSError as error:
+                log.warning("cannot write the heartbeat: %s", error)
+            await asyncio.sleep(HEARTBEAT_EVERY)
 
 
 def build_application(
@@ -128,40 +152,39 @@ def build_application(
     *,
     request: BaseRequest | None = None,
     clock: Callable[[], float] = time.time,
-    rate_limiter: bool = True,
+    limits: Limits | None = Limits(),  # noqa: B008 (frozen)
     processor: BaseUpdateProcessor | None = None,
     open_store: Callable[[Path], Awaitable[Store]] = Store.open,
+    reminder_loop: bool = True,
 ) -> Application:  # type: ignore[type-arg]
-    """The whole bot, ready for run_polling/run_webhook, or for tests with a fake request.
+    """The whole bot, ready for `runner.serve`, or for tests with a fake request.
 
-    `rate_limiter`, `processor` and `open_store` exist for the benchmark and its peers."""
+    `limits=None` (no send scheduler), `processor` and `open_store` exist for the
+    benchmark's peers; tests drive the reminder timer by hand (`reminder_loop=False`)."""
     if not settings.token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    gently = Gently(settings, guide, clock, open_store)
-    builder = (
+    scheduler = SendScheduler(limits) if limits is not None else None
+    bot = PollingBot(
+        settings.token,
+        base_url=settings.base_url or TELEGRAM,
+        request=request or HTTPXRequest(connection_pool_size=256),
+        get_updates_request=request or HTTPXRequest(connection_pool_size=1),
+        defaults=DEFAULTS,
+        rate_limiter=scheduler,
+    )
+    delivery = Delivery(bot, guide.messages)
+    gently = Gently(settings, guide, clock, delivery, scheduler, open_store, reminder_loop)
+    app = (
         ApplicationBuilder()
-        .token(settings.token)
-        .defaults(DEFAULTS)
+        .bot(bot)
         .concurrent_updates(processor or PerUserOrderedProcessor())
+        .job_queue(None)
         .post_init(gently.post_init)
         .post_shutdown(gently.post_shutdown)
+        .build()
     )
-    if settings.base_url:
-        builder = builder.base_url(settings.base_url)
-    if rate_limiter:
-        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
-    app = builder.build()
     app.bot_data["gently"] = gently
-    handlers = Handlers(
-        guide,
-        lambda: gently.sessions,
-        Delivery(app.bot, gently.blocked),
-        gently.reminder_changed,
-        gently.blocked,
-    )
-    register(app, handlers, settings.admin_ids)
+    register(app, Handlers(guide, lambda: gently.runtime, delivery), settings.admin_ids)
     return app
 
 
@@ -183,33 +206,6 @@ def register(app: Application, h: Handlers, admin_ids: frozenset[int]) -> None: 
     # 5. Unknown commands, then anything else typed or sent where a button is expected.
     app.add_handler(MessageHandler(private & new_message & filters.COMMAND, h.unknown_command))
     app.add_handler(MessageHandler(private & new_message, h.not_a_button))
-    # 6. A user blocking the bot: stop any reminder at once.
+    # 6. A user blocking or unblocking the bot.
     app.add_handler(ChatMemberHandler(h.membership, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_error_handler(h.error)
-
-
-def webhook_options(settings: Settings) -> dict[str, object]:
-    """Arguments for run_webhook/start_webhook: listen locally, and let Telegram call the
-    public URL; PTB rejects any request without the secret header."""
-    assert settings.webhook_url and settings.webhook_secret
-    return {
-        "listen": settings.webhook_listen,
-        "port": settings.webhook_port,
-        "url_path": urlsplit(settings.webhook_url).path.strip("/"),
-        "webhook_url": settings.webhook_url,
-        "secret_token": settings.webhook_secret,
-        "allowed_updates": ALLOWED_UPDATES,
-    }
-
-
-def run_bot(settings: Settings, guide: Guide) -> None:
-    """Long polling (the default), or a webhook when GENTLY_WEBHOOK_URL is set. Both stop
-    gracefully on SIGINT/SIGTERM: in-flight updates finish, then the database closes."""
-    app = build_application(settings, guide)
-    if settings.webhook_url:
-        options = webhook_options(settings)
-        log.info("starting webhook on %s:%s", options["listen"], options["port"])
-        app.run_webhook(**options)  # type: ignore[arg-type]
-    else:
-        log.info("starting long polling")
-        app.run_polling(allowed_updates=ALLOWED_UPDATES)

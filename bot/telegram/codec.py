@@ -14,12 +14,30 @@ from bot.walkthrough import TARGET_VERBS, Action, Verb
 PREFIX = "g1"
 MAX_BYTES = 64
 _CODES: dict[Verb, str] = {
-    Verb.START: "st", Verb.CONFIRM: "c", Verb.UNDERAGE: "u", Verb.NEXT: "n", Verb.BACK: "b",
-    Verb.TICK: "t", Verb.UNTICK: "x", Verb.SKIP: "k", Verb.RESUME: "r", Verb.MENU: "m",
-    Verb.JUMP: "j", Verb.REVIEW: "v", Verb.PROGRESS: "p", Verb.RESOURCES: "o", Verb.HELP: "h",
-    Verb.PRIVACY: "y", Verb.RESTART: "rs", Verb.RESTART_CONFIRM: "ry", Verb.DELETE: "d",
-    Verb.DELETE_CONFIRM: "dy", Verb.CANCEL: "z", Verb.REMIND: "rm", Verb.REMIND_SET: "R",
-}  # fmt: skip
+    Verb.START: "st",
+    Verb.CONFIRM: "c",
+    Verb.UNDERAGE: "u",
+    Verb.NEXT: "n",
+    Verb.BACK: "b",
+    Verb.TICK: "t",
+    Verb.UNTICK: "x",
+    Verb.SKIP: "k",
+    Verb.RESUME: "r",
+    Verb.MENU: "m",
+    Verb.JUMP: "j",
+    Verb.REVIEW: "v",
+    Verb.PROGRESS: "p",
+    Verb.RESOURCES: "o",
+    Verb.HELP: "h",
+    Verb.PRIVACY: "y",
+    Verb.RESTART: "rs",
+    Verb.RESTART_CONFIRM: "ry",
+    Verb.DELETE: "d",
+    Verb.DELETE_CONFIRM: "dy",
+    Verb.CANCEL: "z",
+    Verb.REMIND: "rm",
+    Verb.REMIND_SET: "R",
+}
 _VERBS = {code: verb for verb, code in _CODES.items()}
 _TARGET = re.compile(r"^[a-z0-9][a-z0-9.-]{0,47}$")
 

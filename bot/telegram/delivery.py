@@ -21,8 +21,12 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden
 from telegram.warnings import PTBUserWarning
 
+from bot.content import Messages
+from bot.runtime import Origin
+from bot.telegram.budget import Lane
 from bot.telegram.render import keyboard
-from bot.walkthrough import Screen
+from bot.telegram.scheduler import Send, SendSkipped
+from bot.walkthrough import Outcome, Screen
 
 log = logging.getLogger(__name__)
 
@@ -59,48 +63,83 @@ class LiveKeyboards:
 
 
 class Delivery:
-    def __init__(self, bot: Bot, on_blocked: Callable[[int], Awaitable[None]]) -> None:
-        self.bot = bot
-        self.live = LiveKeyboards()
-        self._on_blocked = on_blocked
+    """Sends screens for the runtime. Replies go in the scheduler's reply lane, clearing an
+    old keyboard in the cosmetic lane, reminders in their own."""
 
-    async def show(
-        self,
-        chat_id: int,
-        screen: Screen,
-        *,
-        tapped_message: int | None = None,
-        answer: Callable[[], Awaitable[Any]] | None = None,
-    ) -> None:
+    def __init__(self, bot: Bot, messages: Messages) -> None:
+        self.bot = bot
+        self.messages = messages
+        self.live = LiveKeyboards()
+        self._background: set[asyncio.Future[None]] = set()
+        self.on_blocked: Callable[[int], Awaitable[None]] | None = None
+
+    async def show(self, user_id: int, outcome: Outcome, origin: Origin | None) -> None:
         """Show a screen: edit the tapped message for an in-place update, otherwise send a
-        new message and clear the buttons of the previous one. The callback answer and the
-        clearing run alongside the main call, so the user waits one round trip, not three."""
-        side: list[Awaitable[None]] = [] if answer is None else [self.quietly(answer())]
+        new message and clear the buttons of the previous one. The callback answer runs
+        alongside the main call, so the user waits one round trip; clearing the old buttons
+        is cosmetic and never holds the reply up (it may even be skipped)."""
+        screen = outcome.screen
+        tapped = origin.message_id if origin else None
+        side: list[Awaitable[None]] = []
+        if origin and origin.answer:
+            side.append(self.quietly(origin.answer(screen.notice)))
         markup = keyboard(screen)
-        if screen.in_place and tapped_message is not None:
-            main = self.quietly(self.call("editMessageText", chat_id=chat_id,
-                                          message_id=tapped_message, text=screen.text,
-                                          reply_markup=markup, **HTML))  # fmt: skip
+        if screen.in_place and tapped is not None:
+            main = self.quietly(
+                self.call(
+                    "editMessageText",
+                    chat_id=user_id,
+                    message_id=tapped,
+                    text=screen.text,
+                    reply_markup=markup,
+                    **HTML,
+                )
+            )
         else:
-            previous = self.live.replace(chat_id, None) or tapped_message
+            previous = self.live.replace(user_id, None) or tapped
             if previous is not None:
-                strip = self.call("editMessageReplyMarkup", chat_id=chat_id, message_id=previous)
-                side.append(self.quietly(strip))
-            main = self._send_new(chat_id, screen.text, markup)
+                self._in_background(
+                    self.call(
+                        "editMessageReplyMarkup",
+                        Lane.COSMETIC,
+                        chat_id=user_id,
+                        message_id=previous,
+                    )
+                )
+            main = self._send_new(user_id, screen.text, markup)
         alongside = [asyncio.ensure_future(call) for call in side]
         try:
             await main
         finally:
             if alongside:
                 await asyncio.gather(*alongside)
+        if outcome.progress is None:
+            self.live.forget(user_id)
 
-    async def _send_new(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None
-                        ) -> None:  # fmt: skip
+    def _in_background(self, call: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(self.quietly(call))
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def settle(self) -> None:
+        """Wait for background calls (at shutdown, and in tests)."""
+        while self._background:
+            await asyncio.gather(*self._background)
+
+    async def unavailable(self, user_id: int, origin: Origin | None) -> None:
+        if origin and origin.answer:
+            await self.quietly(origin.answer(None))
+        await self.text(user_id, self.messages.text("store_down"))
+
+    async def _send_new(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> None:
         try:
-            sent = await self.call("sendMessage", chat_id=chat_id, text=text,
-                                   reply_markup=markup, **HTML)  # fmt: skip
+            sent = await self.call(
+                "sendMessage", chat_id=chat_id, text=text, reply_markup=markup, **HTML
+            )
         except Forbidden:
-            await self._on_blocked(chat_id)
+            await self._blocked(chat_id)
+            return
+        except SendSkipped:
             return
         if markup is not None:
             self.live.replace(chat_id, int(sent["message_id"]))
@@ -109,14 +148,47 @@ class Delivery:
         try:
             await self.call("sendMessage", chat_id=chat_id, text=text, **HTML)
         except Forbidden:
-            await self._on_blocked(chat_id)
+            await self._blocked(chat_id)
+        except SendSkipped:
+            pass
 
-    async def call(self, method: str, **params: Any) -> Any:
+    async def reminder(
+        self, user_id: int, screen: Screen, before_send: Callable[[], Awaitable[bool]]
+    ) -> None:
+        """A reminder in the reminder lane, claimed by `before_send` once admitted. Raises
+        what the Bot API raised, or SendSkipped."""
+        await self.call(
+            "sendMessage",
+            Lane.REMINDER,
+            before_send,
+            chat_id=user_id,
+            text=screen.text,
+            reply_markup=keyboard(screen),
+            **HTML,
+        )
+
+    async def _blocked(self, user_id: int) -> None:
+        if self.on_blocked is not None:
+            await self.on_blocked(user_id)
+
+    async def call(
+        self,
+        method: str,
+        lane: Lane = Lane.REPLY,
+        before_send: Callable[[], Awaitable[bool]] | None = None,
+        **params: Any,
+    ) -> Any:
         """A Bot API call whose reply comes back as plain JSON data."""
         kwargs = {k: v for k, v in params.items() if v is not None}
         if isinstance(kwargs.get("reply_markup"), InlineKeyboardMarkup):
             kwargs["reply_markup"] = kwargs["reply_markup"].to_dict()
-        return await self.bot.do_api_request(method, api_kwargs=kwargs)
+        if self.bot.rate_limiter is None:  # type: ignore[attr-defined]
+            if before_send is not None and not await before_send():
+                raise SendSkipped("no longer wanted")
+            return await self.bot.do_api_request(method, api_kwargs=kwargs)
+        return await self.bot.do_api_request(  # type: ignore[call-arg]
+            method, api_kwargs=kwargs, rate_limit_args=Send(lane, before_send)
+        )
 
     async def quietly(self, call: Awaitable[Any]) -> None:
         """Run a call whose failure changes nothing for the user."""
@@ -127,3 +199,5 @@ class Delivery:
             log.debug("ignored Bot API answer: %s", error.message)
         except Forbidden:
             log.debug("ignored Forbidden on a side call")
+        except SendSkipped as skipped:
+            log.debug("side call not made: %s", skipped)

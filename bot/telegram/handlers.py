@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -13,38 +14,29 @@ from bot.commands import command_action
 from bot.content import Guide, Messages
 from bot.markup import escape
 from bot.reporting import stats_text
-from bot.session import Sessions
+from bot.runtime import Origin, Runtime
 from bot.store import StoreUnavailable
 from bot.telegram.codec import decode
 from bot.telegram.delivery import Delivery
-from bot.walkthrough import Action, Effect, Screen, Verb
+from bot.walkthrough import Action, Verb
 
 log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 
 
 class Handlers:
-    """Every handler of the bot. `sessions` is called for at each update: it exists only
+    """Every handler of the bot. `runtime` is called for at each update: it exists only
     once post_init has opened the store."""
 
-    def __init__(
-        self,
-        guide: Guide,
-        sessions: Callable[[], Sessions],
-        delivery: Delivery,
-        reminder_changed: Callable[[int], Awaitable[None]],
-        blocked: Callable[[int], Awaitable[None]],
-    ) -> None:
+    def __init__(self, guide: Guide, runtime: Callable[[], Runtime], delivery: Delivery) -> None:
         self.guide = guide
-        self._blocked = blocked
-        self._sessions = sessions
+        self._runtime = runtime
         self.delivery = delivery
-        self._reminder_changed = reminder_changed
         self._refused_chats: set[int] = set()
 
     @property
-    def sessions(self) -> Sessions:
-        return self._sessions()
+    def runtime(self) -> Runtime:
+        return self._runtime()
 
     @property
     def messages(self) -> Messages:
@@ -55,7 +47,7 @@ class Handlers:
         assert update.effective_message and update.effective_user
         action = command_action(update.effective_message.text or "")
         assert action is not None, "CommandHandler only passes known commands"
-        await self.apply(update, action)
+        await self.runtime.act(update.effective_user.id, action)
 
     async def callback(self, update: Update, context: Context) -> None:
         """A button press: always answered; stale or forged data re-shows the current step."""
@@ -65,40 +57,14 @@ class Handlers:
         if message is None or message.chat.type != ChatType.PRIVATE:
             await self.delivery.quietly(query.answer(self.messages.notice("stale")))
             return
-        action = decode(query.data)
-        await self.apply(
-            update, action or Action(Verb.RESUME), tapped=message.message_id, forged=not action
-        )
-
-    async def apply(
-        self, update: Update, action: Action, *, tapped: int | None = None, forged: bool = False
-    ) -> None:
-        user = update.effective_user
-        assert user is not None
-        query = update.callback_query
-        log.debug("user %s: %s", user.id, action.verb.value)
-        try:
-            outcome = await self.sessions.act(user.id, action)
-        except StoreUnavailable:
-            log.warning("store unavailable for user %s", user.id)
-            if query:
-                await self.delivery.quietly(query.answer())
-            await self.delivery.text(user.id, self.messages.text("busy"))
-            return
-        screen = outcome.screen
-        if forged and screen.notice is None:
-            screen = Screen(screen.text, screen.rows, self.messages.notice("stale"))
-        if outcome.progress is None:
-            self.delivery.live.forget(user.id)
-        if outcome.reminder is not None or outcome.effect is Effect.FORGET:
-            await self._reminder_changed(user.id)
-        answer = (lambda: query.answer(screen.notice)) if query else None
-        await self.delivery.show(user.id, screen, tapped_message=tapped, answer=answer)
+        action = decode(query.data) or Action(Verb.UNKNOWN)
+        origin = Origin(message.message_id, lambda notice: query.answer(notice))
+        await self.runtime.act(query.from_user.id, action, origin)
 
     async def stats(self, update: Update, context: Context) -> None:
         """/stats for operators: aggregate figures only."""
         assert update.effective_chat
-        figures = await self.sessions.store.stats(self.sessions.now())
+        figures = await self.runtime.store.stats(self.runtime.now())
         await self.delivery.text(
             update.effective_chat.id, f"<pre>{escape(stats_text(self.guide, figures))}</pre>"
         )
@@ -106,12 +72,14 @@ class Handlers:
     async def unknown_command(self, update: Update, context: Context) -> None:
         """An unknown command in a private chat: point to /help."""
         assert update.effective_chat
+        await self._heard_from(update)
         await self.delivery.text(update.effective_chat.id, self.messages.text("unknown_command"))
 
     async def not_a_button(self, update: Update, context: Context) -> None:
         """Text, stickers and the like where a button is expected: a short hint. Never
         stored, never echoed, never logged."""
         assert update.effective_chat
+        await self._heard_from(update)
         await self.delivery.text(update.effective_chat.id, self.messages.text("use_buttons"))
 
     async def not_private(self, update: Update, context: Context) -> None:
@@ -134,8 +102,17 @@ class Handlers:
         change = update.my_chat_member
         if change is None or change.chat.type != ChatType.PRIVATE:
             return
-        if change.new_chat_member.status == ChatMemberStatus.BANNED:
-            await self._blocked(change.from_user.id)
+        status = change.new_chat_member.status
+        if status == ChatMemberStatus.BANNED:
+            await self.runtime.blocked(change.from_user.id)
+        elif status == ChatMemberStatus.MEMBER:
+            await self.runtime.unblocked(change.from_user.id)
+
+    async def _heard_from(self, update: Update) -> None:
+        """Any message from a user who had blocked the bot means they are back."""
+        if update.effective_user is not None:
+            with contextlib.suppress(StoreUnavailable):
+                await self.runtime.unblocked_if_blocked(update.effective_user.id)
 
     async def error(self, update: object, context: Context) -> None:
         """Log what failed (update type and user id only) and reassure the user."""
@@ -145,9 +122,12 @@ class Handlers:
             kind = next((k for k in update.to_dict() if k != "update_id"), kind)
             user_id = update.effective_user.id if update.effective_user else None
         log.error(
-            "error handling %s update for user %s: %r", kind, user_id, context.error,
+            "error handling %s update for user %s: %r",
+            kind,
+            user_id,
+            context.error,
             exc_info=context.error,
-        )  # fmt: skip
+        )
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is not None and chat.type == ChatType.PRIVATE:
             if isinstance(update, Update) and update.callback_query:

@@ -17,13 +17,25 @@ from typing import Any
 from telegram import Bot, Update
 from telegram.request import BaseRequest, RequestData
 
-BOT_USER = {"id": 4242, "is_bot": True, "first_name": "Gently", "username": "gently_test_bot",
-            "can_join_groups": False, "can_read_all_group_messages": False,
-            "supports_inline_queries": False}  # fmt: skip
+BOT_USER = {
+    "id": 4242,
+    "is_bot": True,
+    "first_name": "Gently",
+    "username": "gently_test_bot",
+    "can_join_groups": False,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
 TRUE_METHODS = {
-    "answerCallbackQuery", "setMyCommands", "deleteMyCommands", "leaveChat", "setWebhook",
-    "deleteWebhook", "close", "logOut",
-}  # fmt: skip
+    "answerCallbackQuery",
+    "setMyCommands",
+    "deleteMyCommands",
+    "leaveChat",
+    "setWebhook",
+    "deleteWebhook",
+    "close",
+    "logOut",
+}
 MESSAGE_METHODS = {"sendMessage", "editMessageText", "editMessageReplyMarkup"}
 
 
@@ -80,9 +92,13 @@ class OfflineBotAPI(BaseRequest):
         return None
 
     async def do_request(
-        self, url: str, method: str, request_data: RequestData | None = None, *args: Any,
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        *args: Any,
         **kwargs: Any,
-    ) -> tuple[int, bytes]:  # fmt: skip
+    ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
         call = Call(name, params)
@@ -186,9 +202,10 @@ class Updates:
         extra: dict[str, Any] | None = None,
     ) -> Update:
         message: dict[str, Any] = {
-            "message_id": next(self._message_ids), "date": 0,
+            "message_id": next(self._message_ids),
+            "date": 0,
             "chat": self.chat(chat_id if chat_id is not None else user_id or 1, kind),
-        }  # fmt: skip
+        }
         if user_id is not None:
             message["from"] = self.user(user_id)
         if text is not None:
@@ -208,8 +225,15 @@ class Updates:
         return self.message(user_id, command)
 
     def sticker(self, user_id: int) -> Update:
-        sticker = {"file_id": "s", "file_unique_id": "s", "width": 1, "height": 1,
-                   "is_animated": False, "is_video": False, "type": "regular"}  # fmt: skip
+        sticker = {
+            "file_id": "s",
+            "file_unique_id": "s",
+            "width": 1,
+            "height": 1,
+            "is_animated": False,
+            "is_video": False,
+            "type": "regular",
+        }
         return self.message(user_id, extra={"sticker": sticker})
 
     def blocked_by(self, user_id: int) -> Update:
@@ -223,10 +247,31 @@ class Updates:
         }
         return self._build({"my_chat_member": change})
 
+    def unblocked_by(self, user_id: int) -> Update:
+        """The my_chat_member update Telegram sends when a user unblocks the bot."""
+        change = {
+            "chat": self.chat(user_id),
+            "from": self.user(user_id),
+            "date": 0,
+            "old_chat_member": {"user": BOT_USER, "status": "kicked", "until_date": 0},
+            "new_chat_member": {"user": BOT_USER, "status": "member"},
+        }
+        return self._build({"my_chat_member": change})
+
     def tap(self, user_id: int, data: str, message_id: int = 1, *, kind: str = "private") -> Update:
         """A button press on message `message_id` in the user's chat."""
-        message = {"message_id": message_id, "date": 0, "chat": self.chat(user_id, kind),
-                   "from": BOT_USER, "text": "…"}  # fmt: skip
-        query = {"id": str(next(self._query_ids)), "from": self.user(user_id),
-                 "chat_instance": "ci", "data": data, "message": message}  # fmt: skip
+        message = {
+            "message_id": message_id,
+            "date": 0,
+            "chat": self.chat(user_id, kind),
+            "from": BOT_USER,
+            "text": "…",
+        }
+        query = {
+            "id": str(next(self._query_ids)),
+            "from": self.user(user_id),
+            "chat_instance": "ci",
+            "data": data,
+            "message": message,
+        }
         return self._build({"callback_query": query})

@@ -55,6 +55,7 @@ class Verb(StrEnum):
     CANCEL = "cancel"
     REMIND = "remind"  # offer reminder choices
     REMIND_SET = "remind_set"  # target: a key of REMINDER_DELAYS, or "off"
+    UNKNOWN = "unknown"  # a button this version does not know (old or forged): stale
 
 
 STEP_VERBS = frozenset({Verb.NEXT, Verb.BACK, Verb.TICK, Verb.UNTICK, Verb.SKIP})

@@ -158,12 +158,15 @@ def menu(guide: Guide) -> Screen:
         (button(guide, "part", Verb.JUMP, part.id, number=number, title=part.title),)
         for number, part in enumerate(guide.parts, start=1)
     ]
-    return Screen(guide.messages.text("menu"), (
-        continue_row(guide),
-        *parts,
-        (button(guide, "progress", Verb.PROGRESS), button(guide, "resources", Verb.RESOURCES)),
-        (button(guide, "remind", Verb.REMIND), button(guide, "restart", Verb.RESTART)),
-    ))  # fmt: skip
+    return Screen(
+        guide.messages.text("menu"),
+        (
+            continue_row(guide),
+            *parts,
+            (button(guide, "progress", Verb.PROGRESS), button(guide, "resources", Verb.RESOURCES)),
+            (button(guide, "remind", Verb.REMIND), button(guide, "restart", Verb.RESTART)),
+        ),
+    )
 
 
 def progress_overview(guide: Guide, progress: Progress) -> Screen:
@@ -214,9 +217,12 @@ def remind_offer(guide: Guide) -> Screen:
     )
     return Screen(
         Markup(label("offer")),
-        (choices, (Button(label("no_thanks"), Action(Verb.REMIND_SET, REMINDER_OFF)),),
-         continue_row(guide)),
-    )  # fmt: skip
+        (
+            choices,
+            (Button(label("no_thanks"), Action(Verb.REMIND_SET, REMINDER_OFF)),),
+            continue_row(guide),
+        ),
+    )
 
 
 def remind_done(guide: Guide, choice: str) -> Screen:
@@ -226,3 +232,11 @@ def remind_done(guide: Guide, choice: str) -> Screen:
     else:
         text = label("set", when=label(REMINDER_CHOICES[choice][1]).lower())
     return Screen(Markup(text), (continue_row(guide),))
+
+
+def reminder(guide: Guide) -> Screen:
+    """The nudge itself: discreet, since it may show on a lock screen."""
+    label = guide.messages.reminder
+    return Screen(
+        Markup(label("text")), ((Button(label("continue"), Action(Verb.RESUME), primary=True),),)
+    )

@@ -1,0 +1,143 @@
+"""The runtime: the one place that acts on a user's action, for every front end.
+
+    act(user, action): lock the user → load → engine → commit (progress, erasure, block
+    state, reminder) → nudge the reminder timer → deliver the screen.
+
+Nothing before the commit touches the network, and nothing after it can lose the tap. One
+user's actions never interleave however they arrive. Front ends supply a `Delivery`
+(Telegram's sends, or the terminal's printing); the runtime knows no HTML and no SQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import weakref
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from bot.content import Guide
+from bot.store import Store, StoreUnavailable
+from bot.walkthrough import Action, Effect, Outcome, handle
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+STORE_ERROR_EVERY = 60  # seconds between ERROR lines while the store keeps failing
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an action came from, as far as delivery cares: the message that was tapped,
+    and how to answer the tap (a pop-up text or None)."""
+
+    message_id: int | None = None
+    answer: Callable[[str | None], Awaitable[Any]] | None = None
+
+
+class Delivery(Protocol):
+    async def show(self, user_id: int, outcome: Outcome, origin: Origin | None) -> None: ...
+
+    async def unavailable(self, user_id: int, origin: Origin | None) -> None:
+        """The store failed: tell the user honestly, without promising a retry will work."""
+
+
+class Runtime:
+    def __init__(
+        self,
+        guide: Guide,
+        store: Store,
+        delivery: Delivery,
+        clock: Clock = time.time,
+        reminders_changed: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.guide = guide
+        self.store = store
+        self.delivery = delivery
+        self.clock = clock
+        self.reminders_changed = reminders_changed
+        self.store_failing_since: float | None = None
+        self._last_store_error = float("-inf")
+        self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def now(self) -> int:
+        return int(self.clock())
+
+    def lock(self, user_id: int) -> asyncio.Lock:
+        """The user's own lock; it lives only while someone holds or awaits it."""
+        lock = self._locks.get(user_id)
+        if lock is None:
+            lock = self._locks[user_id] = asyncio.Lock()
+        return lock
+
+    async def act(
+        self, user_id: int, action: Action, origin: Origin | None = None
+    ) -> Outcome | None:
+        """Apply one action, commit it, then deliver its screen. None if the store failed
+        (the user has been told)."""
+        try:
+            outcome = await self._commit(user_id, action)
+        except StoreUnavailable as error:
+            self.store_failed(error)
+            await self.delivery.unavailable(user_id, origin)
+            return None
+        self.store_working()
+        await self.delivery.show(user_id, outcome, origin)
+        return outcome
+
+    async def _commit(self, user_id: int, action: Action) -> Outcome:
+        async with self.lock(user_id):
+            stored = await self.store.load_user(user_id)
+            before = stored.progress if stored else None
+            outcome = handle(self.guide, before, action)
+            if outcome.effect is Effect.FORGET:
+                if stored is not None:
+                    await self.store.delete_user(user_id)
+            elif outcome.progress is not None and outcome.progress != before:
+                await self.store.save(user_id, outcome.progress, self.now())  # clears a block
+            elif stored is not None and stored.blocked:
+                await self.store.unblock(user_id)  # they are back: any message says so
+            if outcome.reminder is not None:
+                if outcome.reminder.delay is None:
+                    await self.store.clear_reminder(user_id)
+                else:
+                    await self.store.set_reminder(user_id, self.now() + outcome.reminder.delay)
+            if outcome.reminder is not None or outcome.effect is Effect.FORGET:
+                self.reminders_changed()
+            return outcome
+
+    async def blocked(self, user_id: int) -> None:
+        """Telegram says the user blocked the bot: keep their progress, stop messaging them."""
+        log.info("user %s blocked the bot", user_id)
+        async with self.lock(user_id):
+            await self.store.mark_blocked(user_id, self.now())
+        self.reminders_changed()
+
+    async def unblocked(self, user_id: int) -> None:
+        log.info("user %s unblocked the bot", user_id)
+        async with self.lock(user_id):
+            await self.store.unblock(user_id)
+
+    async def unblocked_if_blocked(self, user_id: int) -> None:
+        """A message from the user (not an action): if they had blocked the bot, they are
+        back."""
+        async with self.lock(user_id):
+            stored = await self.store.load_user(user_id)
+            if stored is not None and stored.blocked:
+                await self.store.unblock(user_id)
+
+    def store_failed(self, error: Exception) -> None:
+        now = time.monotonic()
+        if self.store_failing_since is None:
+            self.store_failing_since = self.clock()
+        if now - self._last_store_error >= STORE_ERROR_EVERY:
+            self._last_store_error = now
+            log.error("the database is failing: %s (users are told; repeats once a minute)", error)
+
+    def store_working(self) -> None:
+        if self.store_failing_since is not None:
+            log.info("the database works again")
+            self.store_failing_since = None
+            self._last_store_error = float("-inf")

@@ -1,0 +1,214 @@
+"""Telegram's sending limits as a budget, and the order in which it is spent.
+
+Pure bookkeeping over a clock the caller passes in: which waiting send may go out now, or
+how long until one may. `scheduler.py` puts it on the event loop.
+
+- Overall: about 30 messages a second (a token bucket).
+- Per private chat: about one a second, short bursts allowed; per group: 20 a minute.
+- Lanes, in priority order: replies to a user's tap, reminders, cosmetic calls (clearing an
+  old keyboard). Reminders only take a token while a reserve is left for replies, so a
+  backlog of reminders never makes a reply wait. Cosmetic calls go last, at most one per
+  chat (a newer one replaces the older), and are dropped when they have waited too long.
+- Within a lane, chats take turns (round robin), so nobody waits behind another user's
+  backlog, and one chat's sends keep their order.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class Lane(IntEnum):
+    REPLY = 0
+    REMINDER = 1
+    COSMETIC = 2
+
+
+@dataclass(frozen=True)
+class Limits:
+    per_second: float = 30.0  # overall
+    burst: float = 10.0  # overall bucket size
+    reply_reserve: float = 5.0  # tokens only replies may take
+    chat_per_second: float = 1.0
+    chat_burst: float = 3.0
+    group_per_second: float = 20 / 60
+    group_burst: float = 3.0
+    cosmetic_max_wait: float = 5.0  # seconds; older cosmetic calls are skipped
+
+
+@dataclass
+class Bucket:
+    rate: float
+    size: float
+    tokens: float
+    updated: float
+
+    def refill(self, now: float) -> None:
+        if now > self.updated:
+            self.tokens = min(self.size, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+
+    def wait(self, now: float, need: float = 1.0) -> float:
+        """Seconds until `need` tokens are there (0: now)."""
+        self.refill(now)
+        return 0.0 if self.tokens >= need else (need - self.tokens) / self.rate
+
+
+@dataclass
+class Waiting(Generic[T]):
+    item: T
+    chat_id: int | None
+    lane: Lane
+    since: float
+
+
+@dataclass
+class _Lane(Generic[T]):
+    chats: OrderedDict[int | None, deque[Waiting[T]]] = field(default_factory=OrderedDict)
+
+    def __len__(self) -> int:
+        return len(self.chats)
+
+
+class Budget(Generic[T]):
+    def __init__(self, limits: Limits, now: float) -> None:
+        self.limits = limits
+        self.overall = Bucket(limits.per_second, limits.burst, limits.burst, now)
+        self._chats: dict[int, Bucket] = {}  # only chats with a recent send: pruned when full
+        self._paused_until: dict[int | None, float] = {}  # RetryAfter, per chat or overall
+        self._lanes = {lane: _Lane[T]() for lane in Lane}
+        self.waiting = 0
+
+    # -- queueing ------------------------------------------------------------------------
+
+    def add(self, item: T, chat_id: int | None, lane: Lane, now: float) -> list[T]:
+        """Queue a send. Returns cosmetic sends it replaces (to be skipped)."""
+        queue = self._lanes[lane].chats.setdefault(chat_id, deque())
+        replaced = []
+        if lane is Lane.COSMETIC and queue:
+            replaced = [w.item for w in queue]
+            self.waiting -= len(queue)
+            queue.clear()
+        queue.append(Waiting(item, chat_id, lane, now))
+        self.waiting += 1
+        return replaced
+
+    def remove(self, item: T) -> bool:
+        """Take a send out of its queue (its caller gave up)."""
+        for lane in self._lanes.values():
+            for chat_id, queue in lane.chats.items():
+                for waiting in queue:
+                    if waiting.item is item:
+                        queue.remove(waiting)
+                        self.waiting -= 1
+                        if not queue:
+                            del lane.chats[chat_id]
+                        return True
+        return False
+
+    def drain(self) -> list[T]:
+        """Empty every queue; returns what was waiting."""
+        items = [w.item for lane in self._lanes.values() for q in lane.chats.values() for w in q]
+        for lane in self._lanes.values():
+            lane.chats.clear()
+        self.waiting = 0
+        return items
+
+    def pause(self, chat_id: int | None, until: float) -> None:
+        """Telegram said RetryAfter for this chat (None: for everything)."""
+        self._paused_until[chat_id] = max(until, self._paused_until.get(chat_id, 0.0))
+
+    # -- choosing ------------------------------------------------------------------------
+
+    def take(self, now: float) -> tuple[list[T], list[T], float | None]:
+        """(sends that may go now, cosmetic sends to skip, seconds until the next check or
+        None when nothing waits)."""
+        granted: list[T] = []
+        skipped = self._expire_cosmetic(now)
+        soonest: float | None = None
+        while self.waiting:
+            choice, wait = self._choose(now)
+            if choice is None:
+                soonest = wait
+                break
+            granted.append(choice.item)
+        self._prune(now)
+        return granted, skipped, soonest
+
+    def _choose(self, now: float) -> tuple[Waiting[T] | None, float]:
+        overall_pause = self._paused_until.get(None, 0.0) - now
+        if overall_pause > 0:
+            return None, overall_pause
+        soonest = float("inf")
+        for lane_id, lane in self._lanes.items():
+            if not lane:
+                continue
+            need = 1.0 if lane_id is Lane.REPLY else 1.0 + self.limits.reply_reserve
+            overall_wait = self.overall.wait(now, need)
+            if overall_wait > 0:
+                soonest = min(soonest, overall_wait)
+                continue
+            for chat_id in list(lane.chats):
+                chat_wait = self._chat_wait(chat_id, now)
+                if chat_wait > 0:
+                    soonest = min(soonest, chat_wait)
+                    continue
+                queue = lane.chats.pop(chat_id)
+                waiting = queue.popleft()
+                if queue:
+                    lane.chats[chat_id] = queue  # to the back of the round
+                self.waiting -= 1
+                self.overall.tokens -= 1
+                if chat_id is not None:
+                    self._chat_bucket(chat_id, now).tokens -= 1
+                return waiting, 0.0
+        return None, soonest
+
+    def _chat_wait(self, chat_id: int | None, now: float) -> float:
+        pause = self._paused_until.get(chat_id, 0.0) - now
+        if pause > 0:
+            return pause
+        if chat_id is None:
+            return 0.0
+        return self._chat_bucket(chat_id, now).wait(now)
+
+    def _chat_bucket(self, chat_id: int, now: float) -> Bucket:
+        bucket = self._chats.get(chat_id)
+        if bucket is None:
+            limits = self.limits
+            rate, size = (
+                (limits.chat_per_second, limits.chat_burst)
+                if chat_id > 0
+                else (limits.group_per_second, limits.group_burst)
+            )
+            bucket = self._chats[chat_id] = Bucket(rate, size, size, now)
+        return bucket
+
+    def _expire_cosmetic(self, now: float) -> list[T]:
+        lane = self._lanes[Lane.COSMETIC]
+        expired = [
+            chat_id
+            for chat_id, queue in lane.chats.items()
+            if now - queue[0].since > self.limits.cosmetic_max_wait
+        ]
+        skipped = []
+        for chat_id in expired:
+            queue = lane.chats.pop(chat_id)
+            self.waiting -= len(queue)
+            skipped += [w.item for w in queue]
+        return skipped
+
+    def _prune(self, now: float) -> None:
+        """Forget chats whose bucket is full again and pauses that are over: memory follows
+        the chats active in the last few seconds, not the number of users."""
+        if len(self._chats) > 64:
+            for chat_id in [c for c, b in self._chats.items() if b.wait(now, b.size) == 0]:
+                del self._chats[chat_id]
+        if self._paused_until:
+            for key in [k for k, until in self._paused_until.items() if until <= now]:
+                del self._paused_until[key]

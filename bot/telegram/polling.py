@@ -1,0 +1,123 @@
+"""The bot as `run` uses it: PTB's ExtBot, with getUpdates made robust.
+
+- An update this PTB version cannot parse (e.g. from a Bot API server of another version)
+  is skipped with one WARNING (its id and type, never its content), and the rest of the
+  batch goes on; its id is not fetched again.
+- An outage is one WARNING when it starts and one INFO when it ends; PTB's polling loop
+  backs off meanwhile.
+- The time of the last successful fetch feeds the health check.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from telegram import Update
+from telegram.error import Conflict, NetworkError, TelegramError
+from telegram.ext import ExtBot
+
+log = logging.getLogger(__name__)
+CONFLICT_LOG_EVERY = 300  # seconds
+
+
+class PollingBot(ExtBot[Any]):
+    # ExtBot uses __slots__; these are this subclass's own
+    __slots__ = ("_conflict_logged", "_last_fetch", "_outage_since", "_skip_through")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._last_fetch: float | None = None
+        self._outage_since: float | None = None
+        self._skip_through = -1
+        self._conflict_logged = float("-inf")
+
+    async def get_updates(  # type: ignore[override]
+        self,
+        offset: int | None = None,
+        limit: int | None = None,
+        timeout: int | None = None,  # noqa: ASYNC109 (the Bot API's long-poll parameter)
+        allowed_updates: Sequence[str] | None = None,
+        *,
+        read_timeout: Any = None,
+        write_timeout: Any = None,
+        connect_timeout: Any = None,
+        pool_timeout: Any = None,
+        api_kwargs: Any = None,
+    ) -> tuple[Update, ...]:
+        if offset is not None and offset <= self._skip_through:
+            offset = self._skip_through + 1  # a skipped update ended the last batch
+        data = {
+            "timeout": timeout,
+            "offset": offset,
+            "limit": limit,
+            "allowed_updates": allowed_updates,
+        }
+        base = read_timeout if isinstance(read_timeout, int | float) else 5.0
+        try:
+            raw = await self._post(
+                "getUpdates",
+                data,
+                read_timeout=base + (timeout or 0),
+                write_timeout=write_timeout,
+                connect_timeout=connect_timeout,
+                pool_timeout=pool_timeout,
+                api_kwargs=api_kwargs,
+            )
+        except NetworkError as error:
+            if self._outage_since is None:
+                self._outage_since = time.monotonic()
+                log.warning("cannot reach Telegram (%s); retrying with backoff", describe(error))
+            raise
+        if self._outage_since is not None:
+            log.info("reached Telegram again after %.0fs", time.monotonic() - self._outage_since)
+            self._outage_since = None
+        self._last_fetch = time.time()
+        updates = []
+        for item in raw if isinstance(raw, list) else []:
+            update = self._parse(item)
+            if update is not None:
+                self.insert_callback_data(update)
+                updates.append(update)
+        return tuple(updates)
+
+    @property
+    def last_fetch(self) -> float | None:
+        """When getUpdates last succeeded (wall clock), for the health check."""
+        return self._last_fetch
+
+    def _parse(self, item: Any) -> Update | None:
+        try:
+            return Update.de_json(item, self)
+        except Exception as error:
+            fields = item if isinstance(item, dict) else {}
+            update_id = fields.get("update_id")
+            kind = next((k for k in fields if k != "update_id"), "?")
+            log.warning(
+                "skipped update %s (%s) that this version cannot read: %s",
+                update_id,
+                kind,
+                type(error).__name__,
+            )
+            if isinstance(update_id, int):
+                self._skip_through = max(self._skip_through, update_id)
+            return None
+
+    def polling_error(self, error: TelegramError) -> None:
+        """PTB's polling loop reports errors here (it backs off by itself)."""
+        if isinstance(error, Conflict):
+            now = time.monotonic()
+            if now - self._conflict_logged >= CONFLICT_LOG_EVERY:
+                self._conflict_logged = now
+                log.error(
+                    "another process is fetching updates with this token (Telegram: "
+                    "Conflict); stop it. Retrying with backoff."
+                )
+        elif not isinstance(error, NetworkError):
+            log.warning("fetching updates failed: %s", describe(error))
+
+
+def describe(error: Exception) -> str:
+    return f"{type(error).__name__}: {getattr(error, 'message', '')}".rstrip(": ")

@@ -1,0 +1,147 @@
+"""Reminders: the database is the schedule; one timer sends what is due.
+
+The timer reads the earliest due reminders from an index, a small batch at a time, and
+hands each to delivery in the scheduler's reminder lane; it then sleeps until the next one
+is due, a nudge (a reminder was set, changed or cancelled; a send finished) or a steady
+tick. Nothing here grows with the number of pending reminders.
+
+A reminder is claimed (marked sent) only when the scheduler admits its send, so a stop or
+crash loses at most the sends in flight. A send that fails for a passing reason goes back
+to pending with a backoff; only a block, an erased or finished user, or a cancelled or
+changed reminder ends it. The claim is conditional, so no reminder is ever sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.runtime import Runtime
+from bot.store import Reminder, StoreUnavailable
+from bot.telegram.delivery import Delivery
+from bot.telegram.scheduler import SendSkipped
+from bot.walkthrough import screens
+
+log = logging.getLogger(__name__)
+
+BATCH = 50  # reminders started per pass, at most
+MAX_IN_FLIGHT = 100  # waiting in the scheduler or being sent
+TICK = 60.0  # seconds: the timer looks even when nothing nudged it
+BACKOFF = (30, 120, 600, 1800, 3600)  # seconds before retrying, by attempt
+
+
+def backoff(attempts: int) -> int:
+    return BACKOFF[min(attempts, len(BACKOFF) - 1)]
+
+
+class ReminderTimer:
+    def __init__(self, runtime: Runtime, delivery: Delivery, clock: Callable[[], float]) -> None:
+        self.runtime = runtime
+        self.delivery = delivery
+        self.clock = clock
+        self._nudged = asyncio.Event()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._in_flight: dict[int, asyncio.Task[None]] = {}
+        self._claimed: set[int] = set()
+        self.sent = 0
+
+    def nudge(self) -> None:
+        self._nudged.set()
+
+    def start(self) -> None:
+        if self._loop_task is None:
+            self._loop_task = asyncio.create_task(self._loop(), name="reminder-timer")
+
+    async def stop(self) -> None:
+        """Stop looking; sends not yet claimed stay pending, claimed ones finish."""
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            await asyncio.gather(self._loop_task, return_exceptions=True)
+            self._loop_task = None
+        for user_id, task in list(self._in_flight.items()):
+            if user_id not in self._claimed:
+                task.cancel()
+        await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+
+    async def tick(self) -> float | None:
+        """Start the sends that are due; returns seconds until the next is due (0: some
+        are due but wait for room), or None when none is pending."""
+        return (await self._pass())[1]
+
+    async def _pass(self) -> tuple[int, float | None]:
+        started = 0
+        now = self.runtime.now()
+        room = MAX_IN_FLIGHT - len(self._in_flight)
+        if room > 0:
+            wanted = min(BATCH, room) + len(self._in_flight)  # in-flight ones are still pending
+            due = await self.runtime.store.due_reminders(now, wanted)
+            for reminder in due:
+                if reminder.user_id not in self._in_flight and room > 0:
+                    room -= 1
+                    started += 1
+                    self._in_flight[reminder.user_id] = asyncio.create_task(self._send(reminder))
+        next_due = await self.runtime.store.next_reminder_due()
+        return started, None if next_due is None else max(0.0, next_due - self.clock())
+
+    async def wait_idle(self) -> None:
+        """Until every send started so far has finished (tests and the benchmark)."""
+        while self._in_flight:
+            await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
+
+    async def _loop(self) -> None:
+        while True:
+            self._nudged.clear()
+            try:
+                started, wait = await self._pass()
+            except StoreUnavailable as error:
+                self.runtime.store_failed(error)
+                started, wait = 0, TICK
+            if started == BATCH:
+                continue  # more may be due right now
+            if wait == 0.0:
+                wait = TICK  # due ones are all in flight: a finishing send nudges
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._nudged.wait(), min(wait or TICK, TICK))
+
+    async def _send(self, reminder: Reminder) -> None:
+        user_id = reminder.user_id
+        claimed_at: int | None = None
+
+        async def claim() -> bool:
+            nonlocal claimed_at
+            now = self.runtime.now()
+            if not await self.runtime.store.claim_reminder(reminder, now):
+                return False  # cancelled, changed, erased, finished or blocked meanwhile
+            claimed_at = now
+            self._claimed.add(user_id)
+            return True
+
+        try:
+            await self.delivery.reminder(user_id, screens.reminder(self.runtime.guide), claim)
+            self.sent += 1
+            log.info("reminder sent to user %s", user_id)
+        except SendSkipped:
+            pass  # not claimed: still pending if it is still wanted
+        except Forbidden:
+            await self.runtime.blocked(user_id)
+        except (NetworkError, RetryAfter) as error:
+            if claimed_at is not None:
+                retry_at = self.runtime.now() + backoff(reminder.attempts)
+                await self.runtime.store.release_reminder(reminder, claimed_at, retry_at)
+                log.warning(
+                    "reminder for user %s not delivered (%s); retrying later",
+                    user_id,
+                    type(error).__name__,
+                )
+        except TelegramError as error:
+            log.warning("reminder for user %s dropped: %s", user_id, error.message)
+        except StoreUnavailable as error:
+            self.runtime.store_failed(error)
+        finally:
+            self._claimed.discard(user_id)
+            del self._in_flight[user_id]
+            self.nudge()

@@ -1,0 +1,173 @@
+"""The send scheduler: PTB's rate-limiter hook, spending Telegram's budget in priority order.
+
+Every Bot API call that sends or edits a message waits here for its turn (see `budget.py`
+for the rules); callback answers, `getUpdates` and set-up calls go straight through. A
+caller picks its lane with `rate_limit_args=Send(...)`; anything else with a chat is a
+reply. The call itself runs in the caller's task, so the scheduler never holds a reply's
+round trip, only its admission.
+
+A `before_send` check runs at admission, just before the call: reminders are claimed in
+the database there, so a reminder waiting in the queue is never marked sent.
+
+`RetryAfter` pauses the chat it came for (or everything, for a call without a chat); a
+reply is retried after the pause, a reminder goes back to its owner to be rescheduled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any
+
+from telegram.error import RetryAfter
+from telegram.ext import BaseRateLimiter
+
+from bot.telegram.budget import Budget, Lane, Limits
+
+log = logging.getLogger(__name__)
+
+# Calls that put or change a message in a chat; everything else is not rate limited.
+LIMITED = frozenset(
+    {
+        "sendMessage",
+        "editMessageText",
+        "editMessageReplyMarkup",
+        "deleteMessage",
+        "deleteMessages",
+        "sendPhoto",
+        "sendDocument",
+        "sendSticker",
+        "copyMessage",
+        "forwardMessage",
+    }
+)
+REPLY_RETRIES = 2
+
+
+class SendSkipped(Exception):
+    """The scheduler did not make this call: it was cosmetic and out of date, its
+    `before_send` check said no, or the bot is stopping."""
+
+
+@dataclass(frozen=True)
+class Send:
+    lane: Lane = Lane.REPLY
+    before_send: Callable[[], Awaitable[bool]] | None = None
+
+
+class _Ticket:
+    __slots__ = ("admitted", "skipped")
+
+    def __init__(self) -> None:
+        self.admitted = asyncio.Event()
+        self.skipped: str | None = None
+
+
+class SendScheduler(BaseRateLimiter[Send]):
+    def __init__(
+        self, limits: Limits | None = None, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.limits = limits or Limits()
+        self._clock = clock
+        self._budget: Budget[_Ticket] = Budget(self.limits, clock())
+        self._wake = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._closing_at: float | None = None
+        self.unsent_at_stop = 0
+
+    @property
+    def waiting(self) -> int:
+        return self._budget.waiting
+
+    async def initialize(self) -> None:
+        if self._runner is None:
+            self._runner = asyncio.create_task(self._run(), name="send-scheduler")
+
+    async def shutdown(self) -> None:
+        if self._runner is not None:
+            self._runner.cancel()
+            await asyncio.gather(self._runner, return_exceptions=True)
+            self._runner = None
+        self._cancel_all("the bot stopped")
+
+    def close_at(self, deadline: float) -> None:
+        """Stopping: sends still waiting at `deadline` (scheduler clock) are not made."""
+        self._closing_at = deadline
+        self._wake.set()
+
+    async def process_request(
+        self,
+        callback: Callable[..., Coroutine[Any, Any, bool | dict[str, Any] | list[dict[str, Any]]]],
+        args: Any,
+        kwargs: dict[str, Any],
+        endpoint: str,
+        data: dict[str, Any],
+        rate_limit_args: Send | None,
+    ) -> bool | dict[str, Any] | list[dict[str, Any]]:
+        chat_id = data.get("chat_id")
+        if endpoint not in LIMITED or chat_id is None:
+            return await callback(*args, **kwargs)
+        send = rate_limit_args or Send()
+        chat = chat_id if isinstance(chat_id, int) else None  # "@channel" names share one turn
+        for attempt in range(REPLY_RETRIES + 1):
+            await self._admitted(chat, send.lane)
+            if send.before_send is not None and not await send.before_send():
+                raise SendSkipped("no longer wanted")
+            try:
+                return await callback(*args, **kwargs)
+            except RetryAfter as error:
+                pause = error.retry_after
+                seconds = pause if isinstance(pause, int | float) else pause.total_seconds()
+                self._budget.pause(chat, self._clock() + seconds)
+                log.warning("Telegram asked to slow down for %ss (chat %s)", seconds, chat)
+                self._wake.set()
+                if send.lane is not Lane.REPLY or attempt == REPLY_RETRIES:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _admitted(self, chat_id: int | None, lane: Lane) -> None:
+        if self._closing_at is not None and self._clock() >= self._closing_at:
+            self.unsent_at_stop += 1
+            raise SendSkipped("the bot is stopping")
+        ticket = _Ticket()
+        for replaced in self._budget.add(ticket, chat_id, lane, self._clock()):
+            self._skip(replaced, "replaced by a newer one")
+        self._wake.set()
+        try:
+            await ticket.admitted.wait()
+        except asyncio.CancelledError:
+            self._budget.remove(ticket)
+            raise
+        if ticket.skipped is not None:
+            raise SendSkipped(ticket.skipped)
+
+    def _skip(self, ticket: _Ticket, why: str) -> None:
+        ticket.skipped = why
+        ticket.admitted.set()
+
+    def _cancel_all(self, why: str) -> None:
+        for ticket in self._budget.drain():
+            self._skip(ticket, why)
+
+    async def _run(self) -> None:
+        while True:
+            now = self._clock()
+            if self._closing_at is not None and now >= self._closing_at and self.waiting:
+                self.unsent_at_stop += self.waiting
+                self._cancel_all("the bot is stopping")
+            granted, skipped, wait = self._budget.take(now)
+            for ticket in granted:
+                ticket.admitted.set()
+            for ticket in skipped:
+                self._skip(ticket, "out of date")
+            self._wake.clear()
+            timeout = wait
+            if self._closing_at is not None and self.waiting:
+                remaining = max(0.0, self._closing_at - now)
+                timeout = remaining if timeout is None else min(timeout, remaining)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
