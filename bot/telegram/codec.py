@@ -43,6 +43,8 @@ _TARGET = re.compile(r"^[a-z0-9][a-z0-9.-]{0,47}$")
 
 
 def encode(action: Action) -> str:
+    if action.verb not in _CODES:
+        raise ValueError(f"{action.verb} has no button")  # UNKNOWN is what decoding gives up to
     data = f"{PREFIX}:{_CODES[action.verb]}"
     if action.target is not None:
         data += f":{action.target}"

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from collections.abc import Sequence
@@ -47,6 +48,39 @@ class PollingBot(ExtBot[Any]):
         pool_timeout: Any = None,
         api_kwargs: Any = None,
     ) -> tuple[Update, ...]:
+        try:
+            return await self._fetch(
+                offset,
+                limit,
+                timeout,
+                allowed_updates,
+                read_timeout,
+                write_timeout,
+                connect_timeout,
+                pool_timeout,
+                api_kwargs,
+            )
+        except TelegramError:
+            raise
+        except Exception as error:
+            # Anything else would make PTB's updater log a traceback and retry at once,
+            # forever; as a TelegramError it is one line and the loop backs off.
+            raise TelegramError(
+                f"unexpected {type(error).__name__} while fetching updates"
+            ) from None
+
+    async def _fetch(
+        self,
+        offset: int | None,
+        limit: int | None,
+        timeout: Any,
+        allowed_updates: Sequence[str] | None,
+        read_timeout: Any,
+        write_timeout: Any,
+        connect_timeout: Any,
+        pool_timeout: Any,
+        api_kwargs: Any,
+    ) -> tuple[Update, ...]:
         if offset is not None and offset <= self._skip_through:
             offset = self._skip_through + 1  # a skipped update ended the last batch
         data = {
@@ -56,6 +90,8 @@ class PollingBot(ExtBot[Any]):
             "allowed_updates": allowed_updates,
         }
         base = read_timeout if isinstance(read_timeout, int | float) else 5.0
+        if isinstance(timeout, dt.timedelta):
+            timeout = timeout.total_seconds()
         try:
             raw = await self._post(
                 "getUpdates",
