@@ -99,7 +99,7 @@ async def prepare(
     open_store = NaiveStore.open if config.impl == "naive" else Store.open
     settings = Settings(token=TOKEN, db_path=path)
     app = build_application(
-        settings, guide, request=api, rate_limiter=False, processor=processor, open_store=open_store
+        settings, guide, request=api, limits=None, processor=processor, open_store=open_store
     )  # type: ignore[arg-type]
     return app, path
 
@@ -108,7 +108,6 @@ async def final_states(config: Config, app: Application, users: list[int]) -> di
     if config.impl.startswith("pickle"):
         return {u: app.user_data.get(u, {}).get("progress") for u in users}
     store: Store = app.bot_data["gently"].store
-    store._cache.clear()
     return {u: await store.load(u) for u in users}
 
 

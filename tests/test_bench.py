@@ -15,8 +15,13 @@ def test_bench_json_at_tiny_sizes() -> None:
         [
             sys.executable,
             "-m",
-            "bot",
             "bench",
+            "--production-seconds",
+            "1",
+            "--reminders",
+            "20",
+            "--pending",
+            "200",
             "--sizes",
             "50,80",
             "--seconds",
@@ -35,7 +40,16 @@ def test_bench_json_at_tiny_sizes() -> None:
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    figures = json.loads(result.stdout)
+    everything = json.loads(result.stdout)
+    production = everything["production"]
+    for run in [*production["loads"], production["over_capacity"], production["backlog"]]:
+        assert run["replied"] == run["taps"], run
+        assert run["max_calls_in_any_second"] <= 30, run
+    assert production["backlog"]["reminders_delivered"] == 20
+    assert production["backlog"]["reminders_sent_twice"] == 0
+    assert [s["pending"] for s in production["startup"]] == [0, 200]
+    assert any("replies/s sustained" in t["target"] for t in production["targets"])
+    figures = everything["in_process"]
     impls = {(r["impl"], r["stored"]) for r in figures["scenario_1"]}
     assert impls == {
         (i, s) for i in ("gently", "pickle", "pickle-flush", "naive") for s in (50, 80)

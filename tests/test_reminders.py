@@ -151,7 +151,7 @@ async def test_start_up_schedules_nothing_per_pending_reminder(guide: Guide, db_
         assert started <= 3  # update fetcher, heartbeat, send scheduler: none per reminder
         gently = chat.app.bot_data["gently"]
         gently.scheduler._budget.limits = UNLIMITED.__class__(
-            **{**UNLIMITED.__dict__, "reply_reserve": 1e12}
+            **{**UNLIMITED.__dict__, "reply_reserve": 10**9}
         )  # reminders wait in their lane
         await timer(chat).tick()
         await until(lambda: gently.scheduler.waiting == BATCH)
@@ -255,7 +255,7 @@ async def test_a_reminder_changed_or_cancelled_while_it_waits_to_be_sent(
             await set_reminder(chat, guide, "tomorrow", user)
         scheduler = chat.app.bot_data["gently"].scheduler
         scheduler._budget.limits = UNLIMITED.__class__(
-            **{**UNLIMITED.__dict__, "reply_reserve": 1e12}
+            **{**UNLIMITED.__dict__, "reply_reserve": 10**9}
         )  # replies go out; reminders wait in their lane
         clock.advance(DAY)
         await timer(chat).tick()

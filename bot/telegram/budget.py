@@ -3,12 +3,14 @@
 Pure bookkeeping over a clock the caller passes in: which waiting send may go out now, or
 how long until one may. `scheduler.py` puts it on the event loop.
 
-- Overall: about 30 messages a second (a token bucket).
+- Overall: at most 30 messages in any one second (a sliding window of send times).
 - Per private chat: about one a second, short bursts allowed; per group: 20 a minute.
 - Lanes, in priority order: replies to a user's tap, reminders, cosmetic calls (clearing an
-  old keyboard). Reminders only take a token while a reserve is left for replies, so a
-  backlog of reminders never makes a reply wait. Cosmetic calls go last, at most one per
-  chat (a newer one replaces the older), and are dropped when they have waited too long.
+  old keyboard). The others only take a place while enough are left for replies (a
+  reserve plus as many as replies used in the last second) and at an even pace (never
+  two within 1/30 s), so a backlog of reminders never makes a reply wait. Cosmetic calls
+  go last, at most one per chat (a newer one replaces the older), and are dropped when
+  they have waited too long.
 - Within a lane, chats take turns (round robin), so nobody waits behind another user's
   backlog, and one chat's sends keep their order.
 """
@@ -31,9 +33,8 @@ class Lane(IntEnum):
 
 @dataclass(frozen=True)
 class Limits:
-    per_second: float = 30.0  # overall
-    burst: float = 10.0  # overall bucket size
-    reply_reserve: float = 5.0  # tokens only replies may take
+    per_second: int = 30  # overall, in any one-second window
+    reply_reserve: int = 5  # places kept for replies, on top of their recent rate
     chat_per_second: float = 1.0
     chat_burst: float = 3.0
     group_per_second: float = 20 / 60
@@ -59,6 +60,34 @@ class Bucket:
         return 0.0 if self.tokens >= need else (need - self.tokens) / self.rate
 
 
+class Window:
+    """At most `limit` events in any `width` seconds."""
+
+    def __init__(self, limit: int, width: float = 1.0) -> None:
+        self.limit = limit
+        self.width = width
+        self._times: deque[float] = deque()
+
+    def wait(self, now: float, headroom: int = 0) -> float:
+        """Seconds until one more event fits with `headroom` places still free (0: now)."""
+        while self._times and self._times[0] <= now - self.width:
+            self._times.popleft()
+        allowed = self.limit - headroom
+        if allowed <= 0:
+            return float("inf")
+        if len(self._times) < allowed:
+            return 0.0
+        return self._times[len(self._times) - allowed] + self.width - now
+
+    def add(self, now: float) -> None:
+        self._times.append(now)
+
+    def count(self, now: float) -> int:
+        while self._times and self._times[0] <= now - self.width:
+            self._times.popleft()
+        return len(self._times)
+
+
 @dataclass
 class Waiting(Generic[T]):
     item: T
@@ -78,7 +107,9 @@ class _Lane(Generic[T]):
 class Budget(Generic[T]):
     def __init__(self, limits: Limits, now: float) -> None:
         self.limits = limits
-        self.overall = Bucket(limits.per_second, limits.burst, limits.burst, now)
+        self.overall = Window(limits.per_second)
+        self.replies = Window(limits.per_second)  # how many places replies are using
+        self._background_next = now  # reminders and cosmetic calls go evenly spaced
         self._chats: dict[int, Bucket] = {}  # only chats with a recent send: pruned when full
         self._paused_until: dict[int | None, float] = {}  # RetryAfter, per chat or overall
         self._lanes = {lane: _Lane[T]() for lane in Lane}
@@ -148,8 +179,13 @@ class Budget(Generic[T]):
         for lane_id, lane in self._lanes.items():
             if not lane:
                 continue
-            need = 1.0 if lane_id is Lane.REPLY else 1.0 + self.limits.reply_reserve
-            overall_wait = self.overall.wait(now, need)
+            headroom = 0
+            if lane_id is not Lane.REPLY:
+                if now < self._background_next:
+                    soonest = min(soonest, self._background_next - now)
+                    continue
+                headroom = self.limits.reply_reserve + self.replies.count(now)
+            overall_wait = self.overall.wait(now, headroom)
             if overall_wait > 0:
                 soonest = min(soonest, overall_wait)
                 continue
@@ -163,7 +199,11 @@ class Budget(Generic[T]):
                 if queue:
                     lane.chats[chat_id] = queue  # to the back of the round
                 self.waiting -= 1
-                self.overall.tokens -= 1
+                self.overall.add(now)
+                if lane_id is Lane.REPLY:
+                    self.replies.add(now)
+                else:
+                    self._background_next = now + 1 / self.limits.per_second
                 if chat_id is not None:
                     self._chat_bucket(chat_id, now).tokens -= 1
                 return waiting, 0.0

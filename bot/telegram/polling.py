@@ -73,7 +73,7 @@ class PollingBot(ExtBot[Any]):
         self,
         offset: int | None,
         limit: int | None,
-        timeout: Any,
+        timeout: Any,  # noqa: ASYNC109 (the Bot API's long-poll parameter)
         allowed_updates: Sequence[str] | None,
         read_timeout: Any,
         write_timeout: Any,

@@ -48,18 +48,21 @@ class ReminderTimer:
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._claimed: set[int] = set()
         self.sent = 0
+        self._stopped = False
 
     def nudge(self) -> None:
         self._nudged.set()
 
     def start(self) -> None:
+        self._stopped = False
         if self._loop_task is None:
             self._loop_task = asyncio.create_task(self._loop(), name="reminder-timer")
 
     async def stop(self) -> None:
         """Stop looking; sends not yet claimed stay pending, claimed ones finish."""
         if self._loop_task is not None:
-            self._loop_task.cancel()
+            self._stopped = True  # see SendScheduler.shutdown: cancel() alone may be lost
+            self._nudged.set()
             await asyncio.gather(self._loop_task, return_exceptions=True)
             self._loop_task = None
         for user_id, task in list(self._in_flight.items()):
@@ -93,7 +96,7 @@ class ReminderTimer:
             await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopped:
             self._nudged.clear()
             try:
                 started, wait = await self._pass()

@@ -77,6 +77,7 @@ class SendScheduler(BaseRateLimiter[Send]):
         self._wake = asyncio.Event()
         self._runner: asyncio.Task[None] | None = None
         self._closing_at: float | None = None
+        self._stopped = False
         self.unsent_at_stop = 0
 
     @property
@@ -84,12 +85,16 @@ class SendScheduler(BaseRateLimiter[Send]):
         return self._budget.waiting
 
     async def initialize(self) -> None:
+        self._stopped = False
         if self._runner is None:
             self._runner = asyncio.create_task(self._run(), name="send-scheduler")
 
     async def shutdown(self) -> None:
+        # A flag, not only cancel(): on Python 3.11, wait_for() can swallow a cancellation
+        # that races with the event it waits on, and the loop would never end.
+        self._stopped = True
+        self._wake.set()
         if self._runner is not None:
-            self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
         self._cancel_all("the bot stopped")
@@ -154,7 +159,7 @@ class SendScheduler(BaseRateLimiter[Send]):
             self._skip(ticket, why)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopped:
             now = self._clock()
             if self._closing_at is not None and now >= self._closing_at and self.waiting:
                 self.unsent_at_stop += self.waiting

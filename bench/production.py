@@ -1,0 +1,288 @@
+"""The production scenarios: the bot as `python -m bot run` builds it (the send scheduler
+with Telegram's limits, per-user ordering, the reminder timer), over an offline Bot API
+with a simulated round trip. Each runs in a process of its own:
+
+    python -m bench.production '{"scenario": "capacity", "offered": 40, ...}'  → one JSON line
+
+- capacity: users tap at an offered rate (open loop, each user in turn); reply latency is
+  from the tap reaching the bot to its reply's Bot API call completing.
+- reminders: a backlog of overdue reminders drains while users tap.
+- startup: time and memory from nothing to ready, with N pending reminders stored.
+- soak: steady taps for a long time, RSS sampled as it goes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+import warnings
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Any
+
+from telegram.request import RequestData
+
+from bench.workload import script, stored_progress
+from bot.config import Settings
+from bot.content import Guide, load_guide
+from bot.store import Store
+from bot.telegram.app import build_application
+from bot.telegram.codec import encode
+from bot.telegram.offline import OfflineBotAPI, Updates
+
+TOKEN = "123456:BENCH"
+REPLIES = {"sendMessage", "editMessageText"}
+
+
+class TimedAPI(OfflineBotAPI):
+    """Records when each chat's replies complete, and which reminders went out."""
+
+    def __init__(self, latency: float, reminder_text: str) -> None:
+        super().__init__(latency=latency, record=False)
+        self.tapped: dict[int, deque[float]] = defaultdict(deque)
+        self.waits: dict[int, list[float]] = defaultdict(list)
+        self.reminders: dict[int, int] = defaultdict(int)
+        self.reminder_text = reminder_text
+        self.sends: deque[float] = deque()  # start times of every rate-limited call
+        self.replied = asyncio.Event()
+
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, *a: Any, **k: Any
+    ) -> tuple[int, bytes]:
+        name = url.rsplit("/", 1)[-1]
+        if name in REPLIES or name == "editMessageReplyMarkup":
+            self.sends.append(time.perf_counter())  # as the scheduler admitted it
+        answer = await super().do_request(url, method, request_data, *a, **k)
+        params = request_data.parameters if request_data else {}
+        chat = int(params.get("chat_id", 0) or 0)
+        if name == "sendMessage" and params.get("text") == self.reminder_text:
+            self.reminders[chat] += 1
+            self.replied.set()
+        elif name in REPLIES and self.tapped[chat]:
+            self.waits[chat].append(time.perf_counter() - self.tapped[chat].popleft())
+            self.replied.set()
+        return answer
+
+
+async def started(config: dict[str, Any], folder: Path, guide: Guide, api: TimedAPI) -> Any:
+    settings = Settings(token=TOKEN, db_path=folder / "gently.sqlite3")
+    app = build_application(settings, guide, request=api)  # limits, processor: as `run`
+    await app.initialize()
+    assert app.post_init is not None
+    await app.post_init(app)
+    await app.start()
+    return app
+
+
+async def stopped(app: Any) -> None:
+    app.bot_data["gently"].scheduler.close_at(time.monotonic())  # as the runner stops
+    await app.stop()
+    await app.shutdown()
+    await app.post_shutdown(app)
+
+
+async def populate(folder: Path, guide: Guide, users: int, overdue: int) -> None:
+    store = await Store.open(folder / "gently.sqlite3")
+    await store.populate(range(1, users + 1), stored_progress(guide), int(time.time()))
+    await store.close()
+    if overdue:
+        with sqlite3.connect(folder / "gently.sqlite3") as raw:
+            raw.execute(
+                "INSERT INTO reminders (user_id, due_at) SELECT user_id, ? FROM users "
+                "WHERE user_id <= ?",
+                (int(time.time()) - 60, overdue),
+            )
+
+
+async def tap(
+    app: Any,
+    api: TimedAPI,
+    guide: Guide,
+    users: range,
+    offered: float,
+    seconds: float,
+    flood: int = 0,
+) -> dict[str, Any]:
+    """Open-loop taps: one every 1/offered s, users in turn, each along the guide."""
+    factory = Updates(app.bot)
+    plan = script(guide, 200)
+    step: dict[int, int] = defaultdict(int)
+    total = int(offered * seconds)
+    flooder = users[0] if flood else None
+    for _ in range(flood):  # one user fires a backlog of taps at once
+        api.tapped[users[0]].append(time.perf_counter())
+        app.update_queue.put_nowait(factory.tap(users[0], encode(plan[step[users[0]]])))
+        step[users[0]] += 1
+    total += flood
+    start = time.perf_counter()
+    for index in range(total - flood):
+        due = start + index / offered
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        user = users[index % len(users) if flooder is None else 1 + index % (len(users) - 1)]
+        action = plan[step[user] % len(plan)]
+        step[user] += 1
+        api.tapped[user].append(time.perf_counter())
+        app.update_queue.put_nowait(factory.tap(user, encode(action)))
+    fed_for = time.perf_counter() - start
+    deadline = time.perf_counter() + 120
+    others = total - flood  # the flooder is paced at about one a second: not waited for
+
+    def answered() -> int:
+        return sum(len(w) for user, w in api.waits.items() if user != flooder)
+
+    while answered() < others and time.perf_counter() < deadline:
+        api.replied.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(api.replied.wait(), 1)
+    waits = sorted(w for user, ws in api.waits.items() for w in ws if user != flooder)
+    done = time.perf_counter() - start
+    flooded = sorted(api.waits.get(flooder, [])) if flooder is not None else []
+    return {
+        "offered_per_s": offered,
+        "taps": others,
+        "replied": len(waits),
+        "replies_per_s": round(len(waits) / max(done, fed_for), 1),
+        "p50_ms": round(1000 * quantile(waits, 0.5), 1),
+        "p99_ms": round(1000 * quantile(waits, 0.99), 1),
+        "flood_taps": flood,
+        "flooder_replied": len(flooded),
+        "max_calls_in_any_second": max_in_window(api.sends, 1.0),
+    }
+
+
+def quantile(values: list[float], fraction: float) -> float:
+    return values[min(len(values) - 1, int(len(values) * fraction))] if values else 0.0
+
+
+def max_in_window(times: deque[float], width: float) -> int:
+    ordered, best, left = sorted(times), 0, 0
+    for right, moment in enumerate(ordered):
+        while moment - ordered[left] >= width:
+            left += 1
+        best = max(best, right - left + 1)
+    return best
+
+
+async def capacity(config: dict[str, Any], folder: Path, guide: Guide) -> dict[str, Any]:
+    users = config.get("users", 500)
+    await populate(folder, guide, users, 0)
+    api = TimedAPI(config.get("latency_ms", 30) / 1000, guide.messages.reminder("text"))
+    app = await started(config, folder, guide, api)
+    try:
+        await tap(app, api, guide, range(1, users + 1), 5, min(2.0, config["seconds"]))
+        api.waits.clear()
+        api.sends.clear()
+        return await tap(
+            app,
+            api,
+            guide,
+            range(1, users + 1),
+            config["offered"],
+            config["seconds"],
+            config.get("flood", 0),
+        )
+    finally:
+        await stopped(app)
+
+
+async def reminders(config: dict[str, Any], folder: Path, guide: Guide) -> dict[str, Any]:
+    backlog, tappers = config.get("reminders", 2000), config.get("tappers", 100)
+    await populate(folder, guide, backlog + tappers, backlog)
+    api = TimedAPI(config.get("latency_ms", 30) / 1000, guide.messages.reminder("text"))
+    app = await started(config, folder, guide, api)
+    try:
+        taps = range(backlog + 1, backlog + tappers + 1)
+        result = await tap(app, api, guide, taps, config["offered"], config["seconds"])
+        began = time.perf_counter()
+        deadline = began + 600
+        while sum(api.reminders.values()) < backlog and time.perf_counter() < deadline:
+            api.replied.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(api.replied.wait(), 1)
+        with sqlite3.connect(folder / "gently.sqlite3") as raw:
+            (pending,) = raw.execute(
+                "SELECT COUNT(*) FROM reminders WHERE sent_at IS NULL"
+            ).fetchone()
+        return {
+            **result,
+            "backlog": backlog,
+            "reminders_delivered": sum(api.reminders.values()),
+            "reminders_sent_twice": sum(1 for n in api.reminders.values() if n > 1),
+            "reminders_pending_after": pending,
+        }
+    finally:
+        await stopped(app)
+
+
+async def startup(config: dict[str, Any], folder: Path, guide: Guide) -> dict[str, Any]:
+    pending = config.get("pending", 0)
+    await populate(folder, guide, max(pending, 1), pending)
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    api = TimedAPI(0, guide.messages.reminder("text"))
+    begin = time.perf_counter()
+    app = await started(config, folder, guide, api)
+    await app.bot_data["gently"].reminders.tick()  # the first pass over due reminders
+    ready = time.perf_counter() - begin
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    await stopped(app)
+    return {
+        "pending": pending,
+        "ready_s": round(ready, 3),
+        "rss_growth_mb": round((rss_after - rss_before) / 1024, 1),
+    }
+
+
+async def soak(config: dict[str, Any], folder: Path, guide: Guide) -> dict[str, Any]:
+    users = config.get("users", 2000)
+    await populate(folder, guide, users, 0)
+    api = TimedAPI(config.get("latency_ms", 30) / 1000, guide.messages.reminder("text"))
+    app = await started(config, folder, guide, api)
+    samples: list[tuple[float, float]] = []
+    try:
+        start = time.perf_counter()
+        every = config.get("sample_s", 10)
+        while time.perf_counter() - start < config["seconds"]:
+            await tap(app, api, guide, range(1, users + 1), config["offered"], every)
+            api.waits.clear()
+            api.sends.clear()
+            samples.append((round(time.perf_counter() - start), rss_mb()))
+    finally:
+        await stopped(app)
+    (t0, rss0), (t1, rss1) = samples[len(samples) // 3], samples[-1]  # after warm-up
+    taps = config["offered"] * max(1, t1 - t0)
+    return {
+        "rss_mb_over_time": samples,
+        "rss_growth_after_warmup_kb_per_1000_taps": round(1024 * (rss1 - rss0) * 1000 / taps, 2),
+    }
+
+
+def rss_mb() -> float:
+    """Current (not peak) resident set size."""
+    with open("/proc/self/statm") as statm:
+        return round(int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
+SCENARIOS = {"capacity": capacity, "reminders": reminders, "startup": startup, "soak": soak}
+
+
+async def main(config: dict[str, Any]) -> dict[str, Any]:
+    warnings.simplefilter("ignore")
+    guide = load_guide()
+    with tempfile.TemporaryDirectory() as tmp:
+        result = await SCENARIOS[config["scenario"]](config, Path(tmp), guide)
+    return {**config, **result}
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main(json.loads(sys.argv[1])))))
+    sys.stdout.flush()
+    os._exit(0)

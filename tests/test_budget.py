@@ -1,0 +1,107 @@
+"""The send budget, on a fake clock: Telegram's limits, lanes, fairness, RetryAfter."""
+
+from __future__ import annotations
+
+import itertools
+
+from bot.telegram.budget import Budget, Lane, Limits
+
+
+def drain(
+    budget: Budget[str], start: float, until: float, step: float = 0.01
+) -> list[tuple[float, str]]:
+    """Advance the clock in small steps; (time, item) for every grant."""
+    granted: list[tuple[float, str]] = []
+    now = start
+    while now <= until:
+        items, _, _ = budget.take(now)
+        granted += [(now, item) for item in items]
+        now = round(now + step, 6)
+    return granted
+
+
+def test_never_more_than_thirty_in_any_second_yet_thirty_a_second_sustained() -> None:
+    budget: Budget[str] = Budget(Limits(), 0.0)
+    for user in range(1, 301):
+        budget.add(f"reply-{user}", user, Lane.REPLY, 0.0)
+    times = [t for t, _ in drain(budget, 0.0, 10.0)]
+    assert len(times) == 300  # 30 a second for ten seconds
+    assert max(sum(1 for u in times if t <= u < t + 1) for t in times) <= 30
+
+
+def test_one_chat_gets_about_one_a_second_after_a_short_burst() -> None:
+    budget: Budget[str] = Budget(Limits(), 0.0)
+    for n in range(10):
+        budget.add(f"reply-{n}", 7, Lane.REPLY, 0.0)
+    times = [t for t, _ in drain(budget, 0.0, 20.0)]
+    assert times[:3] == [0.0, 0.0, 0.0]  # the burst
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert all(abs(gap - 1.0) < 0.02 for gap in gaps)
+
+
+def test_groups_get_twenty_a_minute() -> None:
+    budget: Budget[str] = Budget(Limits(), 0.0)
+    for n in range(30):
+        budget.add(f"group-{n}", -100, Lane.REPLY, 0.0)
+    assert len(drain(budget, 0.0, 59.9, step=0.1)) <= 3 + 20
+
+
+def test_a_backlog_in_one_chat_does_not_delay_others() -> None:
+    budget: Budget[str] = Budget(Limits(), 0.0)
+    for n in range(100):
+        budget.add(f"flood-{n}", 1, Lane.REPLY, 0.0)
+    budget.add("other", 2, Lane.REPLY, 0.0)
+    granted = {item: t for t, item in drain(budget, 0.0, 1.0)}
+    assert granted["other"] == 0.0
+
+
+def test_replies_go_before_reminders_and_reminders_leave_room() -> None:
+    budget: Budget[str] = Budget(Limits(), 0.0)
+    for user in range(1000, 1200):
+        budget.add(f"reminder-{user}", user, Lane.REMINDER, 0.0)
+    reminders = drain(budget, 0.0, 0.99)
+    assert len(reminders) <= 30 - Limits().reply_reserve  # evenly paced, reserve kept
+    for user in range(1, 6):
+        budget.add(f"reply-{user}", user, Lane.REPLY, 0.99)
+    items, _, _ = budget.take(0.99)
+    assert items[:5] == [f"reply-{u}" for u in range(1, 6)]  # at once, ahead of the backlog
+
+
+def test_cosmetic_calls_are_coalesced_per_chat_and_expire() -> None:
+    budget: Budget[str] = Budget(Limits(), 0.0)
+    assert budget.add("clear-old", 5, Lane.COSMETIC, 0.0) == []
+    assert budget.add("clear-new", 5, Lane.COSMETIC, 0.0) == ["clear-old"]
+    budget.add("clear-other", 6, Lane.COSMETIC, 0.0)
+    for user in range(100, 400):  # replies keep the budget busy
+        budget.add(f"reply-{user}", user, Lane.REPLY, 0.0)
+    skipped: list[str] = []
+    granted: list[str] = []
+    now = 0.0
+    while now < 6:
+        items, gone, _ = budget.take(now)
+        granted += items
+        skipped += gone
+        now += 0.01
+    # the replies took every place; the clearing calls were dropped once out of date
+    assert sorted(skipped) == ["clear-new", "clear-other"]
+    assert not any(item.startswith("clear") for item in granted)
+
+
+def test_retry_after_pauses_only_that_chat() -> None:
+    budget: Budget[str] = Budget(Limits(), 0.0)
+    budget.pause(5, 10.0)
+    budget.add("paused", 5, Lane.REPLY, 0.0)
+    budget.add("free", 6, Lane.REPLY, 0.0)
+    items, _, wait = budget.take(0.0)
+    assert items == ["free"]
+    assert wait is not None and 9.9 < wait <= 10.0
+    assert budget.take(10.0)[0] == ["paused"]
+
+
+def test_memory_follows_active_chats_not_users() -> None:
+    budget: Budget[str] = Budget(Limits(), 0.0)
+    for user in range(1, 10_001):
+        budget.add(f"r{user}", user, Lane.REPLY, user / 30)
+        budget.take(user / 30)
+    budget.take(10_001 / 30 + 10)
+    assert len(budget._chats) <= 64
