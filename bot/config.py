@@ -101,7 +101,9 @@ def is_ip(text: str) -> bool:
 
 
 def check_listen(address: str) -> None:
-    if not (is_ip(address) or address == "localhost"):
+    if address != "localhost" and not (
+        is_ip(address) and not ipaddress.ip_address(address).is_multicast
+    ):
         raise SettingsError("GENTLY_WEBHOOK_LISTEN must be an IP address such as 127.0.0.1")
 
 

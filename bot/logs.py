@@ -26,9 +26,24 @@ class RedactingFormatter(logging.Formatter):
 LIBRARIES = ("telegram", "httpx", "httpcore", "aiosqlite", "apscheduler", "tornado", "asyncio")
 
 
+LIBRARY_LINE = 200  # characters of a library's message that are kept
+
+
 class OnlyOwnDetail(logging.Filter):
+    """Library records below WARNING are dropped; the rest keep one short line, without a
+    traceback (a library's error text can quote a server's reply or an update)."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING or not record.name.startswith(LIBRARIES)
+        if not record.name.startswith(LIBRARIES):
+            return True
+        if record.levelno < logging.WARNING:
+            return False
+        text = record.getMessage().splitlines()[0] if record.getMessage() else ""
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" ({type(record.exc_info[1]).__name__})"
+        record.msg, record.args = text[:LIBRARY_LINE], None
+        record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
 
 
 def setup_logging(level: str, secrets: list[str | None]) -> None:

@@ -130,11 +130,16 @@ class Store:
         if not row or row[0] != "ok":
             found = row[0] if row else "no answer"
             raise StoreUnavailable(f"{self.path} is damaged (quick_check: {found})")
+        version = await self.schema_version()
         try:
+            # A read-only file still grants BEGIN IMMEDIATE; writing its header does not.
             await self._db.execute("BEGIN IMMEDIATE")
-            await self._db.execute("ROLLBACK")
+            await self._db.execute(f"PRAGMA user_version = {version}")
         except sqlite3.Error as error:
             raise StoreUnavailable(f"{self.path} cannot be written ({error})") from None
+        finally:
+            if self._db.in_transaction:
+                await self._db.execute("ROLLBACK")
 
     async def _migrate(self, target_version: int | None) -> None:
         current = await self.schema_version()

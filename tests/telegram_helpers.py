@@ -41,7 +41,9 @@ class Chat:
     processed: list[Update] = field(default_factory=list)
 
     async def send(self, update: Update) -> None:
+        """Handle one update to the end, background calls (clearing old buttons) included."""
         await self.app.process_update(update)
+        await self.app.bot_data["gently"].delivery.settle()
 
     async def command(self, user: int, text: str) -> None:
         await self.send(self.updates.command(user, text))

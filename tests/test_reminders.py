@@ -253,6 +253,7 @@ async def test_a_reminder_changed_or_cancelled_while_it_waits_to_be_sent(
         for user in (ALICE, BOB):
             await chat.begin(user)
             await set_reminder(chat, guide, "tomorrow", user)
+        await chat.command(BOB, "/remind")  # the offer, so Bob can change his choice later
         scheduler = chat.app.bot_data["gently"].scheduler
         scheduler._budget.limits = UNLIMITED.__class__(
             **{**UNLIMITED.__dict__, "reply_reserve": 10**9}
@@ -260,8 +261,10 @@ async def test_a_reminder_changed_or_cancelled_while_it_waits_to_be_sent(
         clock.advance(DAY)
         await timer(chat).tick()
         await until(lambda: scheduler.waiting == 2)
-        await chat.command(ALICE, "/remind off")
-        await set_reminder(chat, guide, "in_a_week", BOB)
+        # (process_update, not chat.send: clearing old buttons waits in the held lanes too)
+        await chat.app.process_update(chat.updates.command(ALICE, "/remind off"))
+        _, data = chat.last_with_button(BOB, guide.messages.reminder("in_a_week"))
+        await chat.app.process_update(chat.updates.tap(BOB, data))
         scheduler._budget.limits = UNLIMITED
         scheduler._wake.set()
         await timer(chat).wait_idle()

@@ -93,19 +93,39 @@ async def test_blocked_user_is_marked_inactive(guide: Guide, db_path: Path) -> N
 async def test_unexpected_error_reassures_the_user_and_logs_no_text(
     guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """A bug while handling a typed message reaches the error handler: the user is told,
+    and the log names the update's type and user, never the text."""
     async with running(guide, db_path) as chat:
         await chat.command(ALICE, "/start")
-        chat.api.fail("sendMessage", 500, "Internal Server Error: secret words", ALICE)
+        runtime = chat.app.bot_data["gently"].runtime
+
+        async def broken(user_id: int) -> None:
+            raise RuntimeError("a bug")
+
+        runtime.unblocked_if_blocked = broken
         with caplog.at_level(logging.ERROR):
             await chat.send(chat.updates.message(ALICE, "my private words"))
-        # the error handler ran (this is its line), and the user was told
-        assert f"error handling message update for user {ALICE}" in caplog.text
-        chat.api.clear_failures()
-        await chat.app.update_queue.put(chat.updates.command(ALICE, "/help"))
-        await chat.api.wait_for(lambda _: "How Gently works" in chat.last_text(ALICE))
-    logged = caplog.text
-    assert "my private words" not in logged
-    assert TOKEN not in logged
+        del runtime.unblocked_if_blocked
+    assert f"error handling message update for user {ALICE}" in caplog.text
+    assert "went wrong" in chat.last_text(ALICE)
+    assert "my private words" not in caplog.text
+    assert TOKEN not in caplog.text
+
+
+async def test_a_failing_reply_is_one_warning_and_the_tap_is_kept(
+    guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        chat.api.fail("sendMessage", 502, "Bad Gateway", ALICE)
+        with caplog.at_level(logging.WARNING):
+            await chat.press(ALICE, guide.messages.button("next"))
+        (line,) = caplog.records
+        assert line.levelno == logging.WARNING and line.exc_info is None
+        assert f"reply to user {ALICE} not delivered" in line.getMessage()
+    with sqlite3.connect(db_path) as raw:
+        (step,) = raw.execute("SELECT step_id FROM users").fetchone()
+    assert step == guide.parts[0].steps[1].id
 
 
 async def test_error_handler_answers_the_user(guide: Guide, db_path: Path) -> None:

@@ -20,6 +20,7 @@ from telegram.ext import (
     CommandHandler,
     Defaults,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest, HTTPXRequest
@@ -184,6 +185,7 @@ def build_application(
         .build()
     )
     app.bot_data["gently"] = gently
+    bot.watch_backlog(app.update_queue.qsize)
     register(app, Handlers(guide, lambda: gently.runtime, delivery), settings.admin_ids)
     return app
 
@@ -193,6 +195,8 @@ def register(app: Application, h: Handlers, admin_ids: frozenset[int]) -> None: 
     private = filters.ChatType.PRIVATE
     new_message = filters.UpdateType.MESSAGE
 
+    # 0. Malformed updates are skipped before any handler relies on their fields.
+    app.add_handler(TypeHandler(Update, h.screen), group=-2)
     # 1. Anything outside a private chat is refused before other handlers see it.
     elsewhere = (filters.ChatType.GROUPS & new_message) | filters.UpdateType.CHANNEL_POST
     app.add_handler(MessageHandler(elsewhere, h.not_private), group=-1)

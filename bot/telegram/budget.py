@@ -3,12 +3,14 @@
 Pure bookkeeping over a clock the caller passes in: which waiting send may go out now, or
 how long until one may. `scheduler.py` puts it on the event loop.
 
-- Overall: at most 30 messages in any one second (a sliding window of send times).
+- Overall: at most 30 messages in any one second (a sliding window of send times), and
+  evenly spaced (never two within 1/30 s), so network jitter cannot bunch a second's
+  worth into a fraction of one.
 - Per private chat: about one a second, short bursts allowed; per group: 20 a minute.
 - Lanes, in priority order: replies to a user's tap, reminders, cosmetic calls (clearing an
   old keyboard). The others only take a place while enough are left for replies (a
-  reserve plus as many as replies used in the last second) and at an even pace (never
-  two within 1/30 s), so a backlog of reminders never makes a reply wait. Cosmetic calls
+  reserve plus as many as replies used in the last second), so a backlog of reminders
+  never makes a reply wait. Cosmetic calls
   go last, at most one per chat (a newer one replaces the older), and are dropped when
   they have waited too long.
 - Within a lane, chats take turns (round robin), so nobody waits behind another user's
@@ -109,7 +111,7 @@ class Budget(Generic[T]):
         self.limits = limits
         self.overall = Window(limits.per_second)
         self.replies = Window(limits.per_second)  # how many places replies are using
-        self._background_next = now  # reminders and cosmetic calls go evenly spaced
+        self._next_send = now  # sends go evenly spaced
         self._chats: dict[int, Bucket] = {}  # only chats with a recent send: pruned when full
         self._paused_until: dict[int | None, float] = {}  # RetryAfter, per chat or overall
         self._lanes = {lane: _Lane[T]() for lane in Lane}
@@ -179,11 +181,10 @@ class Budget(Generic[T]):
         for lane_id, lane in self._lanes.items():
             if not lane:
                 continue
+            if now < self._next_send:
+                return None, self._next_send - now
             headroom = 0
             if lane_id is not Lane.REPLY:
-                if now < self._background_next:
-                    soonest = min(soonest, self._background_next - now)
-                    continue
                 headroom = self.limits.reply_reserve + self.replies.count(now)
             overall_wait = self.overall.wait(now, headroom)
             if overall_wait > 0:
@@ -200,10 +201,9 @@ class Budget(Generic[T]):
                     lane.chats[chat_id] = queue  # to the back of the round
                 self.waiting -= 1
                 self.overall.add(now)
+                self._next_send = now + 1 / self.limits.per_second
                 if lane_id is Lane.REPLY:
                     self.replies.add(now)
-                else:
-                    self._background_next = now + 1 / self.limits.per_second
                 if chat_id is not None:
                     self._chat_bucket(chat_id, now).tokens -= 1
                 return waiting, 0.0

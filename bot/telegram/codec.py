@@ -55,7 +55,10 @@ def encode(action: Action) -> str:
 
 def decode(data: str | None) -> Action | None:
     """The action a button stands for, or None for anything unknown or malformed."""
-    if not data or len(data.encode()) > MAX_BYTES:
+    try:
+        if not data or len(data.encode()) > MAX_BYTES:
+            return None
+    except UnicodeError:  # e.g. a lone surrogate: not something we ever sent
         return None
     prefix, _, rest = data.partition(":")
     code, _, target = rest.partition(":")

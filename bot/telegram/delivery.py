@@ -18,7 +18,7 @@ from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.warnings import PTBUserWarning
 
 from bot.content import Messages
@@ -85,7 +85,8 @@ class Delivery:
             side.append(self.quietly(origin.answer(screen.notice)))
         markup = keyboard(screen)
         if screen.in_place and tapped is not None:
-            main = self.quietly(
+            main = self._edit(
+                user_id,
                 self.call(
                     "editMessageText",
                     chat_id=user_id,
@@ -93,7 +94,7 @@ class Delivery:
                     text=screen.text,
                     reply_markup=markup,
                     **HTML,
-                )
+                ),
             )
         else:
             previous = self.live.replace(user_id, None) or tapped
@@ -115,6 +116,16 @@ class Delivery:
                 await asyncio.gather(*alongside)
         if outcome.progress is None:
             self.live.forget(user_id)
+
+    async def _edit(self, chat_id: int, call: Awaitable[Any]) -> None:
+        try:
+            await call
+        except BadRequest as error:  # "message is not modified" (a double tap) and the like
+            log.debug("ignored Bot API answer: %s", error.message)
+        except Forbidden:
+            log.debug("ignored Forbidden on an edit")
+        except (SendSkipped, TelegramError) as error:
+            not_delivered(chat_id, error)
 
     def _in_background(self, call: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(self.quietly(call))
@@ -139,7 +150,8 @@ class Delivery:
         except Forbidden:
             await self._blocked(chat_id)
             return
-        except SendSkipped:
+        except (SendSkipped, TelegramError) as error:
+            not_delivered(chat_id, error)
             return
         if markup is not None:
             self.live.replace(chat_id, int(sent["message_id"]))
@@ -149,8 +161,8 @@ class Delivery:
             await self.call("sendMessage", chat_id=chat_id, text=text, **HTML)
         except Forbidden:
             await self._blocked(chat_id)
-        except SendSkipped:
-            pass
+        except (SendSkipped, TelegramError) as error:
+            not_delivered(chat_id, error)
 
     async def reminder(
         self, user_id: int, screen: Screen, before_send: Callable[[], Awaitable[bool]]
@@ -197,7 +209,14 @@ class Delivery:
         except BadRequest as error:
             # "message is not modified", "query is too old", "message to edit not found"…
             log.debug("ignored Bot API answer: %s", error.message)
-        except Forbidden:
-            log.debug("ignored Forbidden on a side call")
-        except SendSkipped as skipped:
-            log.debug("side call not made: %s", skipped)
+        except (Forbidden, SendSkipped, TelegramError) as error:
+            log.debug("side call failed: %s", type(error).__name__)
+
+
+def not_delivered(chat_id: int, error: Exception) -> None:
+    """The tap is committed; only its reply is lost (the user can /resume). One line."""
+    if isinstance(error, SendSkipped):
+        log.debug("reply to user %s not sent: %s", chat_id, error)
+    else:
+        message = getattr(error, "message", "")
+        log.warning("reply to user %s not delivered: %s %s", chat_id, type(error).__name__, message)

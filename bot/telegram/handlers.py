@@ -42,6 +42,18 @@ class Handlers:
     def messages(self) -> Messages:
         return self.guide.messages
 
+    async def screen(self, update: Update, context: Context) -> None:
+        """Before anything else: an update missing what handlers rely on (a message with no
+        chat, a button with no message) is skipped with one line, id and type only."""
+        message = update.message or update.edited_message or update.channel_post
+        broken = (message is not None and message.chat is None) or (
+            update.callback_query is not None and update.callback_query.from_user is None
+        )
+        if broken:
+            kind = next((k for k in update.to_dict() if k != "update_id"), "?")
+            log.warning("skipped update %s (%s) with missing fields", update.update_id, kind)
+            raise ApplicationHandlerStop
+
     async def command(self, update: Update, context: Context) -> None:
         """A known command in a private chat: the same as the matching button."""
         assert update.effective_message and update.effective_user

@@ -10,23 +10,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from telegram import Update
-from telegram.error import Conflict, NetworkError, TelegramError
+from telegram.error import Conflict, InvalidToken, NetworkError, TelegramError
 from telegram.ext import ExtBot
 
 log = logging.getLogger(__name__)
 CONFLICT_LOG_EVERY = 300  # seconds
+MAX_BACKLOG = 200  # updates received but not yet handled, before fetching more
 
 
 class PollingBot(ExtBot[Any]):
     # ExtBot uses __slots__; these are this subclass's own
-    __slots__ = ("_conflict_logged", "_last_fetch", "_outage_since", "_skip_through")
+    __slots__ = ("_backlog", "_conflict_logged", "_last_fetch", "_outage_since", "_skip_through")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -34,6 +36,7 @@ class PollingBot(ExtBot[Any]):
         self._outage_since: float | None = None
         self._skip_through = -1
         self._conflict_logged = float("-inf")
+        self._backlog: Callable[[], int] = lambda: 0
 
     async def get_updates(  # type: ignore[override]
         self,
@@ -48,6 +51,10 @@ class PollingBot(ExtBot[Any]):
         pool_timeout: Any = None,
         api_kwargs: Any = None,
     ) -> tuple[Update, ...]:
+        # Updates fetched are acknowledged to Telegram: keep the backlog small, so a stop
+        # can always finish it, and let Telegram hold the rest meanwhile.
+        while self.backlog() > MAX_BACKLOG:  # noqa: ASYNC110 (a queue has no "shorter" event)
+            await asyncio.sleep(0.1)
         try:
             return await self._fetch(
                 offset,
@@ -60,6 +67,11 @@ class PollingBot(ExtBot[Any]):
                 pool_timeout,
                 api_kwargs,
             )
+        except InvalidToken:
+            # While running, a 401 may come from a proxy or a passing fault; giving up
+            # would leave a process that never fetches again. Back off and keep trying;
+            # the health check reports it meanwhile.
+            raise TelegramError("Telegram rejected the token (401); retrying") from None
         except TelegramError:
             raise
         except Exception as error:
@@ -119,6 +131,12 @@ class PollingBot(ExtBot[Any]):
                 updates.append(update)
         return tuple(updates)
 
+    def backlog(self) -> int:
+        return self._backlog()
+
+    def watch_backlog(self, count: Callable[[], int]) -> None:
+        self._backlog = count
+
     @property
     def last_fetch(self) -> float | None:
         """When getUpdates last succeeded (wall clock), for the health check."""
@@ -126,6 +144,8 @@ class PollingBot(ExtBot[Any]):
 
     def _parse(self, item: Any) -> Update | None:
         try:
+            if not isinstance(item, dict) or type(item.get("update_id")) is not int:
+                raise TypeError("update_id is not a number")
             return Update.de_json(item, self)
         except Exception as error:
             fields = item if isinstance(item, dict) else {}
@@ -137,20 +157,22 @@ class PollingBot(ExtBot[Any]):
                 kind,
                 type(error).__name__,
             )
-            if isinstance(update_id, int):
+            if type(update_id) is int:
                 self._skip_through = max(self._skip_through, update_id)
             return None
 
     def polling_error(self, error: TelegramError) -> None:
         """PTB's polling loop reports errors here (it backs off by itself)."""
+        serious = None
         if isinstance(error, Conflict):
+            serious = "another process is fetching updates with this token (Conflict); stop it"
+        elif "rejected the token" in error.message:
+            serious = "Telegram rejected the token (401); check TELEGRAM_BOT_TOKEN"
+        if serious is not None:
             now = time.monotonic()
             if now - self._conflict_logged >= CONFLICT_LOG_EVERY:
                 self._conflict_logged = now
-                log.error(
-                    "another process is fetching updates with this token (Telegram: "
-                    "Conflict); stop it. Retrying with backoff."
-                )
+                log.error("%s. Retrying with backoff.", serious)
         elif not isinstance(error, NetworkError):
             log.warning("fetching updates failed: %s", describe(error))
 

@@ -18,7 +18,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.runtime import Runtime
 from bot.store import Reminder, StoreUnavailable
@@ -32,6 +32,18 @@ BATCH = 50  # reminders started per pass, at most
 MAX_IN_FLIGHT = 100  # waiting in the scheduler or being sent
 TICK = 60.0  # seconds: the timer looks even when nothing nudged it
 BACKOFF = (30, 120, 600, 1800, 3600)  # seconds before retrying, by attempt
+
+
+def maybe_delivered(error: Exception) -> bool:
+    """A timeout or a connection lost mid-request may come after Telegram delivered the
+    message: never sent again (at most once). Connection failures, 5xx replies and
+    RetryAfter mean it was not delivered."""
+    if isinstance(error, RetryAfter):
+        return False
+    if isinstance(error, TimedOut):
+        return True
+    message = getattr(error, "message", "")
+    return message.startswith("httpx.") and not message.startswith("httpx.ConnectError")
 
 
 def backoff(attempts: int) -> int:
@@ -132,7 +144,7 @@ class ReminderTimer:
         except Forbidden:
             await self.runtime.blocked(user_id)
         except (NetworkError, RetryAfter) as error:
-            if claimed_at is not None:
+            if claimed_at is not None and not maybe_delivered(error):
                 retry_at = self.runtime.now() + backoff(reminder.attempts)
                 await self.runtime.store.release_reminder(reminder, claimed_at, retry_at)
                 log.warning(

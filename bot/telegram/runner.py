@@ -14,9 +14,10 @@ import gc
 import logging
 import signal
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
 from bot.config import Settings
@@ -108,6 +109,11 @@ async def connect(app: Application, settings: Settings, stop: asyncio.Event) -> 
                 describe(error),
                 delay,
             )
+        except TelegramError as error:
+            raise StartupFailed(
+                f"the Bot API at {host} answered something unexpected ({describe(error)}); "
+                "check TELEGRAM_BASE_URL"
+            ) from None
         try:
             await asyncio.wait_for(stop.wait(), delay)
             return False
@@ -135,18 +141,26 @@ async def listen(app: Application, settings: Settings):  # type: ignore[no-untyp
 
 
 async def shut_down(app: Application, gently: Gently, server: object) -> None:  # type: ignore[type-arg]
+    """Each step runs even if one before it failed; a failure is one line."""
     scheduler = gently.scheduler
     if scheduler is not None:
         scheduler.close_at(time.monotonic() + DRAIN_SECONDS)
+
+    async def step(name: str, action: Any) -> None:
+        try:
+            await action()
+        except Exception as error:
+            log.warning("while stopping, %s failed: %s", name, describe(error))
+
     if app.updater is not None and app.updater.running:
-        await app.updater.stop()
+        await step("stopping polling", app.updater.stop)
     if server is not None:
         server.stop()  # type: ignore[attr-defined]
     if app.running:
-        await app.stop()  # every update already received is processed and committed
+        await step("finishing updates", app.stop)  # every update received is committed
     if gently.reminders is not None:
-        await gently.reminders.stop()
+        await step("stopping reminders", gently.reminders.stop)
     if scheduler is not None and scheduler.unsent_at_stop:
         log.warning("stopped with %d queued message(s) unsent", scheduler.unsent_at_stop)
-    await app.shutdown()
-    await gently.post_shutdown(app)
+    await step("closing the connection to Telegram", app.shutdown)
+    await step("closing the database", lambda: gently.post_shutdown(app))

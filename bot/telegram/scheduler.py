@@ -45,7 +45,7 @@ LIMITED = frozenset(
         "forwardMessage",
     }
 )
-REPLY_RETRIES = 2
+REPLY_PATIENCE = 60.0  # seconds of RetryAfter pauses a reply waits through before giving up
 
 
 class SendSkipped(Exception):
@@ -118,7 +118,8 @@ class SendScheduler(BaseRateLimiter[Send]):
             return await callback(*args, **kwargs)
         send = rate_limit_args or Send()
         chat = chat_id if isinstance(chat_id, int) else None  # "@channel" names share one turn
-        for attempt in range(REPLY_RETRIES + 1):
+        paused = 0.0
+        while True:
             await self._admitted(chat, send.lane)
             if send.before_send is not None and not await send.before_send():
                 raise SendSkipped("no longer wanted")
@@ -130,9 +131,9 @@ class SendScheduler(BaseRateLimiter[Send]):
                 self._budget.pause(chat, self._clock() + seconds)
                 log.warning("Telegram asked to slow down for %ss (chat %s)", seconds, chat)
                 self._wake.set()
-                if send.lane is not Lane.REPLY or attempt == REPLY_RETRIES:
+                paused += seconds
+                if send.lane is not Lane.REPLY or paused > REPLY_PATIENCE:
                     raise
-        raise AssertionError("unreachable")
 
     async def _admitted(self, chat_id: int | None, lane: Lane) -> None:
         if self._closing_at is not None and self._clock() >= self._closing_at:
