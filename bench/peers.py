@@ -51,10 +51,6 @@ class NaiveStore(Store):
         await store._db.execute("PRAGMA journal_mode = WAL")
         return store  # type: ignore[return-value]
 
-    async def load(self, user_id: int) -> Progress | None:
-        self._cache.clear()  # no cache: every update reads the database
-        return await super().load(user_id)
-
     async def save(self, user_id: int, progress: Progress, now: int) -> None:
         await super().save(user_id, progress, now)
         await self._db.commit()

@@ -1,0 +1,257 @@
+"""The process users talk to: `python -m bot run` in a subprocess, against a local fake Bot
+API, for every claim about start-up, logging, bad updates, a second instance and stopping."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from tests.fake_bot_server import FakeBotServer
+from tests.helpers import ROOT, clean_env
+
+TOKEN = "123456:PROCESS-token-never-printed"
+PRIVATE = {"first_name": "Zelda", "username": "zelda_secret_handle", "text": "my secret words"}
+
+
+class Running:
+    """A `python -m bot run` subprocess whose stderr is collected as it comes."""
+
+    def __init__(self, db: Path, server: FakeBotServer | None, **settings: str) -> None:
+        env = clean_env(
+            TELEGRAM_BOT_TOKEN=TOKEN,
+            GENTLY_DB_PATH=str(db),
+            GENTLY_LOG_LEVEL="DEBUG",
+            **({"TELEGRAM_BASE_URL": server.base_url} if server else {}),
+            **settings,
+        )
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "run"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self.lines.append(line)
+
+    def stop(self, sig: int = signal.SIGTERM, within: float = 30) -> tuple[int, float]:
+        """Signal it; (exit code, seconds it took to exit)."""
+        start = time.monotonic()
+        self.process.send_signal(sig)
+        code = self.process.wait(timeout=within)
+        self._reader.join(timeout=10)
+        return code, time.monotonic() - start
+
+    def finish(self, within: float = 90) -> int:
+        code = self.process.wait(timeout=within)
+        self._reader.join(timeout=10)
+        return code
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+@contextmanager
+def bot(db: Path, server: FakeBotServer | None, **settings: str) -> Iterator[Running]:
+    running = Running(db, server, **settings)
+    try:
+        yield running
+    finally:
+        if running.process.poll() is None:
+            running.process.kill()
+            running.process.wait()
+
+
+def polling(server: FakeBotServer) -> bool:
+    return server.wait_for(lambda calls: any(m == "getUpdates" for m, _ in calls))
+
+
+def tap(user: int, data: str) -> dict[str, object]:
+    person = {
+        "id": user,
+        "is_bot": False,
+        "first_name": PRIVATE["first_name"],
+        "username": PRIVATE["username"],
+    }
+    chat = {"id": user, "type": "private", "first_name": PRIVATE["first_name"]}
+    message = {"message_id": 5, "date": 0, "chat": chat, "text": "x"}
+    query = {"id": str(user), "from": person, "chat_instance": "c", "data": data}
+    return {"callback_query": {**query, "message": message}}
+
+
+def text_message(user: int, text: str) -> dict[str, object]:
+    person = {
+        "id": user,
+        "is_bot": False,
+        "first_name": PRIVATE["first_name"],
+        "username": PRIVATE["username"],
+    }
+    chat = {
+        "id": user,
+        "type": "private",
+        "first_name": PRIVATE["first_name"],
+        "username": PRIVATE["username"],
+    }
+    return {"message": {"message_id": 9, "date": 0, "chat": chat, "from": person, "text": text}}
+
+
+def sent_to(server: FakeBotServer, user: int) -> list[dict[str, object]]:
+    return [
+        p
+        for m, p in list(server.calls)
+        if m == "sendMessage" and str(p.get("chat_id")) == str(user)
+    ]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_an_unreadable_update_is_one_warning_and_nothing_private_is_logged(
+    tmp_path: Path,
+) -> None:
+    with FakeBotServer() as server, bot(tmp_path / "g.sqlite3", server) as running:
+        assert polling(server)
+        server.push({"poll": {"id": "broken"}})  # fields this PTB requires are missing
+        server.push({"update_id_is": "odd", "message": {"chat": None}})
+        server.push(text_message(7, PRIVATE["text"]))
+        server.push(tap(7, "g1:c"))
+        assert server.wait_for(lambda _: len(sent_to(server, 7)) >= 2)
+        code, _ = running.stop()
+    assert code == 0, running.text
+    skipped = [line for line in running.lines if "skipped update" in line]
+    assert len(skipped) == 2, running.text
+    assert "skipped update 1 (poll)" in skipped[0]
+    assert all(" WARNING " in line for line in skipped)
+    assert "Traceback" not in running.text
+    for private in (*PRIVATE.values(), TOKEN):
+        assert private not in running.text  # at DEBUG, library loggers included
+
+
+def test_a_second_instance_refuses_to_start_naming_the_first(tmp_path: Path) -> None:
+    db = tmp_path / "g.sqlite3"
+    with FakeBotServer() as server, bot(db, server) as first:
+        assert polling(server)
+        with bot(db, server) as second:
+            assert second.finish(within=30) == 1
+        assert "already running" in second.text and f"pid {first.process.pid}" in second.text
+        assert len(second.lines) == 1, second.text
+        assert first.process.poll() is None  # the first one carries on
+        assert first.stop()[0] == 0
+
+
+def test_start_up_failures_are_one_clear_line(tmp_path: Path) -> None:
+    db = tmp_path / "g.sqlite3"
+    unreachable = f"http://127.0.0.1:{free_port()}/bot"
+    with bot(db, None, TELEGRAM_BASE_URL=unreachable, GENTLY_STARTUP_RETRY_SECONDS="2") as run:
+        assert run.finish() == 1
+    assert "cannot reach the Bot API at 127.0.0.1" in run.lines[-1]
+    assert "Traceback" not in run.text and TOKEN not in run.text
+
+    with bot(db, None, TELEGRAM_BASE_URL="htp:/nowhere") as run:
+        assert run.finish() == 2
+    assert run.lines == [
+        "Configuration problem: TELEGRAM_BASE_URL must be a http:// or https:// address with a valid host\n"
+    ]
+
+    with socket.socket() as taken, FakeBotServer() as server:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        webhook = {
+            "GENTLY_WEBHOOK_URL": "https://bot.example.org/hook",
+            "GENTLY_WEBHOOK_SECRET": "a-secret-of-enough-length",
+            "GENTLY_WEBHOOK_PORT": port,
+        }
+        with bot(db, server, **webhook) as run:
+            assert run.finish() == 1
+    assert "cannot listen on 127.0.0.1" in run.lines[-1]
+    assert "Traceback" not in run.text
+
+
+def test_a_damaged_database_refuses_to_start(tmp_path: Path) -> None:
+    db = tmp_path / "g.sqlite3"
+    db.write_bytes(b"SQLite format 3\x00" + b"\x13" * 4000)
+    with FakeBotServer() as server, bot(db, server) as run:
+        assert run.finish() == 1
+    assert f"{db}" in run.lines[-1] and "damaged" in run.lines[-1]
+    assert "Traceback" not in run.text
+    assert not [m for m, _ in server.calls]  # refused before talking to Telegram
+
+
+def test_sigterm_under_load_commits_every_received_tap_within_the_grace(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "g.sqlite3"
+    users = range(10_001, 10_601)
+    with FakeBotServer() as server, bot(db, server) as running:
+        assert polling(server)
+        for user in users:
+            server.push(tap(user, "g1:c"))
+        assert server.wait_for(lambda _: sum(m == "sendMessage" for m, _ in server.calls) >= 30)
+        code, took = running.stop()
+        offsets = [int(p.get("offset") or 0) for m, p in server.calls if m == "getUpdates"]
+    assert code == 0, running.text
+    assert took < 10, f"took {took:.1f}s"
+    received = [u for u in users if u - users[0] + 1 < max(offsets)]  # fetched = acknowledged
+    assert received
+    with sqlite3.connect(db) as raw:
+        stored = {row[0] for row in raw.execute("SELECT user_id FROM users")}
+    assert set(received) <= stored
+    assert "Traceback" not in running.text
+
+
+def test_reminders_survive_sigkill_never_twice(tmp_path: Path) -> None:
+    db = tmp_path / "g.sqlite3"
+    due = int(time.time()) - 60
+    with FakeBotServer() as server, bot(db, server) as running:  # creates the schema
+        assert polling(server)
+        running.stop()
+    with sqlite3.connect(db) as raw:
+        raw.executemany(
+            "INSERT INTO users (user_id, acknowledged_at, step_id, started_at, last_seen_at) "
+            "VALUES (?, 0, 'collect.why', 0, 0)",
+            [(user,) for user in range(1, 151)],
+        )
+        raw.execute("INSERT INTO reminders (user_id, due_at) SELECT user_id, ? FROM users", (due,))
+
+    def reminders_sent(server: FakeBotServer) -> list[str]:
+        return [str(p.get("chat_id")) for m, p in list(server.calls) if m == "sendMessage"]
+
+    with FakeBotServer() as server:
+        with bot(db, server) as running:
+            assert server.wait_for(lambda _: len(reminders_sent(server)) >= 40)
+            running.stop(signal.SIGKILL)
+        first = reminders_sent(server)
+        with sqlite3.connect(db) as raw:
+            (claimed,) = raw.execute(
+                "SELECT COUNT(*) FROM reminders WHERE sent_at IS NOT NULL"
+            ).fetchone()
+        lost_at_kill = claimed - len(first)  # claimed, but the kill came before the send
+        with bot(db, server) as running:
+            assert server.wait_for(
+                lambda _: len(reminders_sent(server)) >= 150 - lost_at_kill, timeout=30
+            )
+            assert running.stop()[0] == 0
+        sent = reminders_sent(server)
+    assert len(sent) == len(set(sent)), "a reminder went out twice"
+    assert 0 <= lost_at_kill <= 5
+    assert len(sent) == 150 - lost_at_kill
