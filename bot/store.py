@@ -12,9 +12,11 @@ import json
 import logging
 import os
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 
@@ -74,7 +76,9 @@ class StoredUser:
 def migrations() -> list[tuple[int, str]]:
     """(version, SQL) for every file in bot/schema, in order."""
     folder = resources.files("bot") / "schema"
-    scripts = sorted(item for item in folder.iterdir() if item.name.endswith(".sql"))
+    scripts = sorted(
+        (item for item in folder.iterdir() if item.name.endswith(".sql")), key=lambda i: i.name
+    )
     return [(int(item.name.split("_", 1)[0]), item.read_text(encoding="utf-8")) for item in scripts]
 
 
@@ -292,7 +296,7 @@ class Store:
 
     async def integrity_ok(self) -> bool:
         row = await self._fetchone("PRAGMA integrity_check")
-        return bool(row) and row[0] == "ok"
+        return row is not None and row[0] == "ok"
 
     async def populate(self, user_ids: range, progress: Progress, now: int) -> None:
         """Bulk-insert identical users in one transaction (benchmarks and load tests)."""
@@ -315,27 +319,27 @@ class Store:
         """Run one statement; returns the number of rows it changed. The cursor is left to
         the garbage collector: closing it would cost a second trip to the database thread."""
         try:
-            cursor = await self._db.execute(sql, params)  # type: ignore[arg-type]
+            cursor = await self._db.execute(sql, params)
         except sqlite3.Error as error:
             raise StoreUnavailable(str(error)) from error
         return cursor.rowcount
 
     async def _fetchone(self, sql: str, params: object = ()) -> sqlite3.Row | None:
         try:
-            async with self._db.execute(sql, params) as cursor:  # type: ignore[arg-type]
+            async with self._db.execute(sql, params) as cursor:
                 return await cursor.fetchone()
         except sqlite3.Error as error:
             raise StoreUnavailable(str(error)) from error
 
     async def _fetchall(self, sql: str, params: object = ()) -> list[sqlite3.Row]:
         try:
-            async with self._db.execute(sql, params) as cursor:  # type: ignore[arg-type]
+            async with self._db.execute(sql, params) as cursor:
                 return list(await cursor.fetchall())
         except sqlite3.Error as error:
             raise StoreUnavailable(str(error)) from error
 
 
-def _progress_from_row(row: sqlite3.Row) -> Progress:
+def _progress_from_row(row: Sequence[Any]) -> Progress:
     step_id, step_index, view, ticked, seen_parts, reviewing, finished_at = row
     try:
         view_value = View(view)

@@ -30,6 +30,23 @@ async def test_a_slow_user_does_not_hold_others_back(guide: Guide, db_path: Path
         await chat.api.wait_for(lambda _: len(chat.api.to(ALICE, "sendMessage")) == 1)
 
 
+async def test_a_users_backlog_holds_no_slot_another_user_needs(
+    guide: Guide, db_path: Path
+) -> None:
+    """300 updates from one user whose replies hang: more than the 256 concurrency slots.
+    Another user's /start is still answered."""
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        release = chat.api.hold(ALICE)
+        for _ in range(300):
+            await chat.app.update_queue.put(chat.updates.command(ALICE, "/resources"))
+        await chat.app.update_queue.put(chat.updates.command(BOB, "/start"))
+        try:
+            await chat.api.wait_for(lambda _: "18 or older" in chat.last_text(BOB), within=1)
+        finally:
+            release.set()
+
+
 async def test_one_users_taps_stay_in_order(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
         await chat.begin(ALICE)

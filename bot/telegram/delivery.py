@@ -37,7 +37,7 @@ warnings.filterwarnings(
     message=r"Please use 'Bot\.\w+' instead of 'Bot\.do_api_request",
     category=PTBUserWarning,
 )
-HTML = {"parse_mode": ParseMode.HTML, "link_preview_options": {"is_disabled": True}}
+HTML: dict[str, Any] = {"parse_mode": ParseMode.HTML, "link_preview_options": {"is_disabled": True}}
 
 LIVE_MESSAGES = 50_000  # users whose last keyboard we remember (memory only, never stored)
 

@@ -31,10 +31,12 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
         super().__init__(max_concurrent_updates)
         self._tails: dict[int, asyncio.Future[None]] = {}
 
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Wait for this user's previous update first, and only then take one of the
+        concurrency slots: a user with a long backlog must not hold slots others need."""
         key = ordering_key(update)
         if key is None:
-            await coroutine
+            await super().process_update(update, coroutine)
             return
         # Everything up to the first await runs in the order the updates arrived, so each
         # update links itself behind the one before it from the same user.
@@ -44,11 +46,14 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
         try:
             if previous is not None:
                 await previous
-            await coroutine
+            await super().process_update(update, coroutine)
         finally:
             mine.set_result(None)
             if self._tails.get(key) is mine:
                 del self._tails[key]
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        await coroutine
 
     async def initialize(self) -> None:
         return None

@@ -27,7 +27,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 
 @tornado.web.stream_request_body
 class UpdateHandler(tornado.web.RequestHandler):
-    SUPPORTED_METHODS = ("POST",)  # type: ignore[assignment]
+    SUPPORTED_METHODS = ("POST",)
 
     def initialize(self, bot: Bot, queue: asyncio.Queue[object], secret: str) -> None:
         self.bot, self.queue, self.secret = bot, queue, secret
