@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,6 +43,10 @@ def test_dockerfile_installs_dependencies_before_the_source_and_drops_root() -> 
     install = next(i for i, line in enumerate(lines) if "pip install -r" in line)
     copy_source = next(i for i, line in enumerate(lines) if line.startswith("COPY bot"))
     assert install < copy_source
+    assert "requirements.lock" in lines[install]  # pinned
+    # what runs is the installed package: the source tree is gone, and not the workdir
+    assert any("pip install --no-deps /src && rm -rf /src" in line for line in lines)
+    assert "WORKDIR /data" in lines
     assert any(line.startswith("USER ") and "root" not in line for line in lines)
     assert any(line.startswith("HEALTHCHECK") for line in lines)
     assert any(line.startswith("VOLUME") for line in lines)
@@ -61,3 +66,17 @@ def test_compose_and_systemd_unit() -> None:
         "KillSignal=SIGTERM",
     ):
         assert promise in unit
+
+
+def test_the_lock_pins_every_runtime_dependency() -> None:
+    pins = {
+        line.split("==")[0].lower().replace("_", "-")
+        for line in (ROOT / "deploy/requirements.lock").read_text().splitlines()
+        if "==" in line
+    }
+    assert {"python-telegram-bot", "aiosqlite", "tornado", "httpx"} <= pins
+
+
+def test_the_licence_file_matches_the_declared_licence() -> None:
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
+    assert (ROOT / "LICENSE").read_text().startswith(f"{declared} License")

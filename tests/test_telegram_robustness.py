@@ -190,3 +190,41 @@ def test_token_is_not_in_settings_repr() -> None:
     from tests.telegram_helpers import settings_for
 
     assert TOKEN not in repr(settings_for(Path("x.sqlite3")))
+
+
+async def test_forbidden_on_a_plain_text_send_marks_the_user_blocked(
+    guide: Guide, db_path: Path
+) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        chat.api.fail("sendMessage", 403, "Forbidden: bot was blocked by the user", ALICE)
+        await chat.send(chat.updates.message(ALICE, "hello?"))  # answered with a plain text
+    with sqlite3.connect(db_path) as raw:
+        (blocked,) = raw.execute("SELECT blocked_at FROM users").fetchone()
+    assert blocked is not None
+
+
+def test_remembered_keyboards_are_bounded() -> None:
+    from bot.telegram.delivery import LiveKeyboards
+
+    live = LiveKeyboards(limit=3)
+    for chat_id in range(1, 6):
+        live.replace(chat_id, 100 + chat_id)
+    assert live.replace(1, None) is None  # the oldest were forgotten
+    assert live.replace(5, None) == 105
+
+
+async def test_a_send_that_fails_after_the_old_keyboard_was_cleared(
+    guide: Guide, db_path: Path
+) -> None:
+    """The old buttons are gone and the new step did not arrive: the tap is saved, and
+    /resume brings the step back with live buttons."""
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        chat.api.fail("sendMessage", 502, "Bad Gateway", ALICE)
+        await chat.press(ALICE, guide.messages.button("next"))
+        assert chat.api.to(ALICE, "editMessageReplyMarkup")  # old buttons cleared
+        chat.api.clear_failures()
+        await chat.command(ALICE, "/resume")
+        assert "Step 2 of 14" in chat.last_text(ALICE)
+        assert chat.last_with_button(ALICE, guide.messages.button("next"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from dataclasses import replace
 
 from hypothesis import HealthCheck, given, settings
@@ -212,12 +214,6 @@ def check_invariants(guide: Guide, progress: Progress | None) -> None:
         assert step.is_checklist
 
 
-@st.composite
-def sequences(draw: st.DrawFn, guide: Guide) -> list[Action]:
-    pool = all_actions(guide)
-    return draw(st.lists(st.sampled_from(pool), max_size=60))
-
-
 GUIDE_FOR_STRATEGIES: list[Guide] = []
 
 
@@ -229,17 +225,91 @@ def guide_once() -> Guide:
     return GUIDE_FOR_STRATEGIES[0]
 
 
+def next_press(guide: Guide, outcome: Outcome, choose: Callable[[int], int]) -> Action:
+    """What a user does next: mostly a button of the screen in front of them; now and then
+    a stale or forged press (an old message's button, or made-up data)."""
+    buttons = outcome.screen.buttons
+    roll = choose(10)
+    if not buttons or roll == 0:
+        pool = all_actions(guide)
+        return pool[choose(len(pool))]
+    primary = outcome.screen.primary
+    if primary is not None and roll <= 6:  # people mostly take the way forward
+        return primary.action
+    return buttons[choose(len(buttons))].action
+
+
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_invariants_hold_for_any_action_sequence(data: st.DataObject) -> None:
+def test_invariants_hold_for_any_walk(data: st.DataObject) -> None:
     guide = guide_once()
-    progress: Progress | None = None
-    for action in data.draw(sequences(guide)):
-        outcome = handle(guide, progress, action)
+    outcome = handle(guide, None, Action(Verb.START))
+    for _ in range(data.draw(st.integers(1, 80))):
+        action = next_press(guide, outcome, lambda n: data.draw(st.integers(0, n - 1)))
+        outcome = handle(guide, outcome.progress, action)
         check_invariants(guide, outcome.progress)
         assert outcome.screen.text
         assert len(outcome.screen.text) < 4096
+
+
+def test_a_walk_of_button_presses_reaches_every_screen(guide: Guide) -> None:
+    """The strategy above is worth its name: pressing the current screen's buttons reaches
+    every step, both checklist summaries, review mode and Back across a part boundary."""
+    rng = random.Random(3)
+    outcome = handle(guide, None, Action(Verb.START))
+    steps, summaries, reviewing, back_across = set(), set(), False, False
+    for _ in range(20_000):
+        before = outcome.progress
+        action = next_press(guide, outcome, rng.randrange)
+        outcome = handle(guide, before, action)
         progress = outcome.progress
+        if progress is None:
+            continue
+        steps.add(progress.step_id)
+        if progress.view is View.SUMMARY:
+            summaries.add(guide.position(progress.step_id)[0])
+        reviewing |= progress.reviewing
+        if action.verb is Verb.BACK and before is not None:
+            back_across |= guide.position(before.step_id)[0] > guide.position(progress.step_id)[0]
+    assert steps == {s.id for p in guide.parts for s in p.steps}
+    assert summaries == {i for i, p in enumerate(guide.parts) if p.checklist}
+    assert reviewing and back_across
+
+
+def test_back_moves_within_a_part_and_across_parts(guide: Guide) -> None:
+    second = guide.parts[1].steps[0]
+    at = Progress(step_id=second.id, seen_parts=frozenset({"collect", second.part_id}))
+    back = handle(guide, at, Action(Verb.BACK, second.id)).progress
+    assert back is not None and back.step_id == guide.parts[0].steps[-1].id
+    middle = guide.parts[0].steps[2]
+    at = Progress(step_id=middle.id, step_index=2, seen_parts=frozenset({"collect"}))
+    back = handle(guide, at, Action(Verb.BACK, middle.id)).progress
+    assert back is not None and back.step_id == guide.parts[0].steps[1].id
+
+
+def test_back_from_a_summary_returns_to_the_last_item(guide: Guide) -> None:
+    last = guide.parts[0].checklist[-1]
+    index = guide.position(last.id)[1]
+    at = Progress(
+        step_id=last.id, step_index=index, view=View.SUMMARY, seen_parts=frozenset({"collect"})
+    )
+    back = handle(guide, at, Action(Verb.BACK, last.id)).progress
+    assert back is not None and (back.step_id, back.view) == (last.id, View.STEP)
+
+
+def test_back_while_reviewing_goes_to_the_previous_open_item(guide: Guide) -> None:
+    items = guide.parts[0].checklist
+    ticked = frozenset({items[1].id})  # items 0 and 2 stay open
+    index = guide.position(items[2].id)[1]
+    at = Progress(
+        step_id=items[2].id,
+        step_index=index,
+        ticked=ticked,
+        reviewing=True,
+        seen_parts=frozenset({"collect"}),
+    )
+    back = handle(guide, at, Action(Verb.BACK, items[2].id)).progress
+    assert back is not None and back.step_id == items[0].id and back.reviewing
 
 
 @settings(max_examples=80, deadline=None)
@@ -290,11 +360,11 @@ def edited_guides(draw: st.DrawFn, guide: Guide) -> Guide:
 @given(data=st.data())
 def test_saved_progress_survives_any_content_edit(data: st.DataObject) -> None:
     guide = guide_once()
-    progress: Progress | None = None
-    for action in data.draw(sequences(guide)):
-        progress = handle(guide, progress, action).progress
-    if progress is None:
-        progress = begin(guide)
+    outcome = handle(guide, None, Action(Verb.CONFIRM))
+    for _ in range(data.draw(st.integers(0, 80))):
+        press = next_press(guide, outcome, lambda n: data.draw(st.integers(0, n - 1)))
+        outcome = handle(guide, outcome.progress, press)
+    progress = outcome.progress or begin(guide)
     edited = data.draw(edited_guides(guide))
     moved = resolve(edited, progress)
     check_invariants(edited, moved)
