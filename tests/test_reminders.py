@@ -192,6 +192,8 @@ async def test_unblocking_lets_a_new_reminder_through(guide: Guide, db_path: Pat
         await chat.begin(ALICE)
         await chat.send(chat.updates.blocked_by(ALICE))
         await chat.send(chat.updates.unblocked_by(ALICE))
+        with sqlite3.connect(db_path) as raw:  # Telegram's word alone clears the block
+            assert raw.execute("SELECT blocked_at FROM users").fetchone() == (None,)
         await set_reminder(chat, guide, "tomorrow")
         await fire_after(chat, clock, DAY)
         assert len(reminder_messages(chat, guide)) == 1

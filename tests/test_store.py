@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import stat
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +17,7 @@ from bot.content import Guide
 from bot.runtime import Runtime
 from bot.store import SCHEMA_VERSION, Store, StoreUnavailable, migrations
 from bot.walkthrough import Action, Progress, Verb, View
-from tests.helpers import FakeClock, Screens
+from tests.helpers import ROOT, FakeClock, Screens
 
 NOW = 1_800_000_000
 
@@ -223,3 +227,65 @@ async def test_backup_is_a_consistent_copy(store: Store, tmp_path: Path) -> None
         await copy.close()
     with pytest.raises(FileExistsError):
         await store.backup(target)
+
+
+PROBE = """
+import asyncio, sys
+from bot.store import Store, StoreUnavailable
+async def main():
+    store = await Store.open(sys.argv[1])
+    try:
+        await store.verify()
+        print("writable")
+    except StoreUnavailable as error:
+        print(error)
+    finally:
+        await store.close()
+asyncio.run(main())
+"""
+
+
+async def test_a_read_only_database_fails_the_write_probe() -> None:
+    """A file the process may read but not write: SQLite opens it and even grants BEGIN
+    IMMEDIATE, so only a real write shows it. Run as an unprivileged user (root writes
+    through file modes), in a folder that user can reach."""
+    with tempfile.TemporaryDirectory() as name:
+        folder = Path(name)
+        folder.chmod(0o777)
+        await probe_read_only(folder / "g.sqlite3")
+
+
+async def probe_read_only(db: Path) -> None:
+    store = await Store.open(db)
+    await store.close()
+    db.chmod(0o444)
+    as_nobody = {"user": 65534, "group": 65534} if os.geteuid() == 0 else {}
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, str(db)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        **as_nobody,
+    )
+    assert "cannot be written" in result.stdout, result.stdout + result.stderr
+
+
+async def test_a_damaged_database_fails_the_check(db_path: Path) -> None:
+    store = await Store.open(db_path)
+    await store.populate(range(1, 2001), Progress("collect.why"), NOW)
+    await store.close()
+    data = bytearray(db_path.read_bytes())
+    data[8192:16384] = b"\xff" * 8192  # a few pages of garbage
+    db_path.write_bytes(bytes(data))
+
+    async def open_and_check() -> None:
+        damaged = await Store.open(db_path)
+        try:
+            await damaged.verify()
+        finally:
+            await damaged.close()
+
+    with pytest.raises(StoreUnavailable, match=r"damaged|malformed"):
+        await open_and_check()

@@ -166,7 +166,7 @@ async def test_failing_database_gets_an_honest_answer_and_one_error_line(
         await chat.begin(ALICE)
         runtime = chat.app.bot_data["gently"].runtime
         healthy = runtime.store
-        runtime.store = await Store.open(db_path, busy_timeout_ms=20)
+        impatient = runtime.store = await Store.open(db_path, busy_timeout_ms=20)
         blocker = sqlite3.connect(db_path, timeout=0)
         blocker.execute("BEGIN EXCLUSIVE")
         try:
@@ -179,8 +179,8 @@ async def test_failing_database_gets_an_honest_answer_and_one_error_line(
         finally:
             blocker.rollback()
             blocker.close()
-        await runtime.store.close()
-        runtime.store = healthy
+            await impatient.close()
+            runtime.store = healthy
         await chat.press(ALICE, guide.messages.button("next"))
         assert "Step 2 of 14" in chat.last_text(ALICE)
         assert runtime.store_failing_since is None
