@@ -266,9 +266,10 @@ async def soak(config: dict[str, Any], folder: Path, guide: Guide) -> dict[str, 
 
 
 def rss_mb() -> float:
-    """Current (not peak) resident set size."""
-    with open("/proc/self/statm") as statm:
-        return round(int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+    """Current (not peak) resident set size, to the kilobyte."""
+    with open("/proc/self/status") as status:
+        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return round(kb / 1024, 3)
 
 
 SCENARIOS = {"capacity": capacity, "reminders": reminders, "startup": startup, "soak": soak}

@@ -232,7 +232,9 @@ class Store:
         """The earliest pending reminders due by `now`, at most `limit` (from an index)."""
         rows = await self._fetchall(
             "SELECT user_id, due_at, attempts FROM reminders WHERE sent_at IS NULL "
-            "AND due_at <= ? ORDER BY due_at LIMIT ?",
+            "AND due_at <= ? AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = "
+            "reminders.user_id AND (u.finished_at IS NOT NULL OR u.blocked_at IS NOT NULL)) "
+            "ORDER BY due_at LIMIT ?",
             (now, limit),
         )
         return [Reminder(int(user), int(due), int(attempts)) for user, due, attempts in rows]
@@ -251,6 +253,15 @@ class Store:
             (now, reminder.user_id, reminder.due_at),
         )
         return changed > 0
+
+    async def drop_unwanted_reminder(self, user_id: int) -> None:
+        """The user finished the guide or blocked the bot: their reminder will never go."""
+        await self._write(
+            "DELETE FROM reminders WHERE user_id = ? AND sent_at IS NULL AND EXISTS (SELECT 1 "
+            "FROM users u WHERE u.user_id = reminders.user_id AND (u.finished_at IS NOT NULL "
+            "OR u.blocked_at IS NOT NULL))",
+            (user_id,),
+        )
 
     async def release_reminder(self, reminder: Reminder, claimed_at: int, due_at: int) -> bool:
         """A claimed reminder's send failed for a passing reason: pending again, due at

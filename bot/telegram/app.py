@@ -185,7 +185,13 @@ def build_application(
         .build()
     )
     app.bot_data["gently"] = gently
-    bot.watch_backlog(app.update_queue.qsize)
+    ordered = app.update_processor
+    bot.watch_backlog(
+        lambda: (
+            app.update_queue.qsize()
+            + (ordered.unfinished if isinstance(ordered, PerUserOrderedProcessor) else 0)
+        )
+    )
     register(app, Handlers(guide, lambda: gently.runtime, delivery), settings.admin_ids)
     return app
 

@@ -75,8 +75,8 @@ class Window:
         while self._times and self._times[0] <= now - self.width:
             self._times.popleft()
         allowed = self.limit - headroom
-        if allowed <= 0:
-            return float("inf")
+        if allowed <= 0:  # replies hold the places for now: look again as they age out
+            return self._times[0] + self.width - now if self._times else self.width
         if len(self._times) < allowed:
             return 0.0
         return self._times[len(self._times) - allowed] + self.width - now

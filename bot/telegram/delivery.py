@@ -39,7 +39,9 @@ warnings.filterwarnings(
 )
 HTML: dict[str, Any] = {"parse_mode": ParseMode.HTML, "link_preview_options": {"is_disabled": True}}
 
-LIVE_MESSAGES = 50_000  # users whose last keyboard we remember (memory only, never stored)
+# Users whose newest keyboard is remembered, so a typed command can clear it (a tap names
+# its own message). Recently active users only: memory must not grow with the user count.
+LIVE_MESSAGES = 1_000
 
 
 class LiveKeyboards:

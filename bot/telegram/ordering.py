@@ -27,16 +27,28 @@ def ordering_key(update: object) -> int | None:
 
 
 class PerUserOrderedProcessor(BaseUpdateProcessor):
-    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES) -> None:
-        super().__init__(max_concurrent_updates)
-        self._tails: dict[int, asyncio.Future[None]] = {}
+    """PTB's own slot limit would be taken before an update waits for its predecessor, so
+    a user's backlog could hold every slot. PTB gets no effective limit here; the slots
+    are taken only once an update's turn has come."""
 
-    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        """Wait for this user's previous update first, and only then take one of the
-        concurrency slots: a user with a long backlog must not hold slots others need."""
+    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES) -> None:
+        super().__init__(2**31 - 1)
+        self._slots = asyncio.Semaphore(max_concurrent_updates)
+        self._tails: dict[int, asyncio.Future[None]] = {}
+        self.unfinished = 0  # received and not yet handled: what fetching more must wait for
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        self.unfinished += 1
+        try:
+            await self._in_order(update, coroutine)
+        finally:
+            self.unfinished -= 1
+
+    async def _in_order(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = ordering_key(update)
         if key is None:
-            await super().process_update(update, coroutine)
+            async with self._slots:
+                await coroutine
             return
         # Everything up to the first await runs in the order the updates arrived, so each
         # update links itself behind the one before it from the same user.
@@ -46,14 +58,12 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
         try:
             if previous is not None:
                 await previous
-            await super().process_update(update, coroutine)
+            async with self._slots:
+                await coroutine
         finally:
             mine.set_result(None)
             if self._tails.get(key) is mine:
                 del self._tails[key]
-
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        await coroutine
 
     async def initialize(self) -> None:
         return None

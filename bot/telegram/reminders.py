@@ -16,9 +16,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
+import httpx
+from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.runtime import Runtime
 from bot.store import Reminder, StoreUnavailable
@@ -34,16 +35,20 @@ TICK = 60.0  # seconds: the timer looks even when nothing nudged it
 BACKOFF = (30, 120, 600, 1800, 3600)  # seconds before retrying, by attempt
 
 
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
 def maybe_delivered(error: Exception) -> bool:
-    """A timeout or a connection lost mid-request may come after Telegram delivered the
-    message: never sent again (at most once). Connection failures, 5xx replies and
-    RetryAfter mean it was not delivered."""
+    """Whether Telegram may have delivered the message despite the error: then it is never
+    sent again (at most once). A reply from Telegram (RetryAfter, a 5xx) or a connection
+    that never opened means it was not delivered; a timeout or a connection lost after the
+    request went out may have."""
     if isinstance(error, RetryAfter):
         return False
-    if isinstance(error, TimedOut):
-        return True
-    message = getattr(error, "message", "")
-    return message.startswith("httpx.") and not message.startswith("httpx.ConnectError")
+    cause = error.__cause__
+    if cause is None:
+        return False  # PTB raised it from Telegram's own answer
+    return not isinstance(cause, NOT_SENT)
 
 
 def backoff(attempts: int) -> int:
@@ -62,6 +67,12 @@ class ReminderTimer:
         self.sent = 0
         self._stopped = False
 
+    async def _quietly(self, write: Awaitable[object]) -> None:
+        try:
+            await write
+        except StoreUnavailable as error:
+            self.runtime.store_failed(error)
+
     def nudge(self) -> None:
         self._nudged.set()
 
@@ -71,15 +82,14 @@ class ReminderTimer:
             self._loop_task = asyncio.create_task(self._loop(), name="reminder-timer")
 
     async def stop(self) -> None:
-        """Stop looking; sends not yet claimed stay pending, claimed ones finish."""
+        """Stop looking and let the sends started finish: the scheduler, closing, skips
+        those not yet admitted (they stay pending). None is cancelled, since a claim
+        cancelled mid-write could still commit."""
         if self._loop_task is not None:
             self._stopped = True  # see SendScheduler.shutdown: cancel() alone may be lost
             self._nudged.set()
             await asyncio.gather(self._loop_task, return_exceptions=True)
             self._loop_task = None
-        for user_id, task in list(self._in_flight.items()):
-            if user_id not in self._claimed:
-                task.cancel()
         await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
 
     async def tick(self) -> float | None:
@@ -112,6 +122,7 @@ class ReminderTimer:
             self._nudged.clear()
             try:
                 started, wait = await self._pass()
+                self.runtime.store_working()
             except StoreUnavailable as error:
                 self.runtime.store_failed(error)
                 started, wait = 0, TICK
@@ -140,13 +151,19 @@ class ReminderTimer:
             self.sent += 1
             log.info("reminder sent to user %s", user_id)
         except SendSkipped:
-            pass  # not claimed: still pending if it is still wanted
+            # not claimed: still pending if still wanted; if the user finished the guide or
+            # blocked the bot, it never will be
+            await self._quietly(self.runtime.store.drop_unwanted_reminder(user_id))
         except Forbidden:
-            await self.runtime.blocked(user_id)
+            await self._quietly(self.runtime.blocked(user_id))
         except (NetworkError, RetryAfter) as error:
-            if claimed_at is not None and not maybe_delivered(error):
+            if claimed_at is None:
+                pass
+            elif not maybe_delivered(error):
                 retry_at = self.runtime.now() + backoff(reminder.attempts)
-                await self.runtime.store.release_reminder(reminder, claimed_at, retry_at)
+                await self._quietly(
+                    self.runtime.store.release_reminder(reminder, claimed_at, retry_at)
+                )
                 log.warning(
                     "reminder for user %s not delivered (%s); retrying later",
                     user_id,

@@ -124,7 +124,11 @@ async def connect(app: Application, settings: Settings, stop: asyncio.Event) -> 
 async def listen(app: Application, settings: Settings):  # type: ignore[no-untyped-def,type-arg]
     assert settings.webhook_url and settings.webhook_secret
     server = listener(
-        app.bot, app.update_queue, urlsplit(settings.webhook_url).path, settings.webhook_secret
+        app.bot,
+        app.update_queue,
+        urlsplit(settings.webhook_url).path,
+        settings.webhook_secret,
+        accepting=lambda: app.running,
     )
     try:
         server.listen(settings.webhook_port, address=settings.webhook_listen)
@@ -156,6 +160,7 @@ async def shut_down(app: Application, gently: Gently, server: object) -> None:  
         await step("stopping polling", app.updater.stop)
     if server is not None:
         server.stop()  # type: ignore[attr-defined]
+        await step("closing webhook connections", server.close_all_connections)  # type: ignore[attr-defined]
     if app.running:
         await step("finishing updates", app.stop)  # every update received is committed
     if gently.reminders is not None:

@@ -12,6 +12,8 @@ import asyncio
 import hmac
 import json
 import logging
+import re
+from collections.abc import Callable
 from typing import Any
 
 import tornado.web
@@ -29,8 +31,10 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 class UpdateHandler(tornado.web.RequestHandler):
     SUPPORTED_METHODS = ("POST",)
 
-    def initialize(self, bot: Bot, queue: asyncio.Queue[object], secret: str) -> None:
-        self.bot, self.queue, self.secret = bot, queue, secret
+    def initialize(
+        self, bot: Bot, queue: asyncio.Queue[object], secret: str, accepting: Callable[[], bool]
+    ) -> None:
+        self.bot, self.queue, self.secret, self.accepting = bot, queue, secret, accepting
         self.body = bytearray()
 
     def prepare(self) -> None:
@@ -47,11 +51,12 @@ class UpdateHandler(tornado.web.RequestHandler):
             raise tornado.web.HTTPError(413)
 
     async def post(self) -> None:
+        data: Any = None
         try:
             data = json.loads(self.body)
             update = Update.de_json(data, self.bot)
         except Exception as error:
-            update_id = data.get("update_id") if isinstance(locals().get("data"), dict) else None
+            update_id = data.get("update_id") if isinstance(data, dict) else None
             log.warning(
                 "webhook: skipped a body that is not an update this version can read "
                 "(update %s, %s)",
@@ -60,8 +65,11 @@ class UpdateHandler(tornado.web.RequestHandler):
             )
             self.set_status(200)  # Telegram would otherwise send it again and again
             return
+        if not self.accepting():
+            self.set_status(503)  # stopping: Telegram will deliver it again later
+            return
         if update is not None:
-            await self.queue.put(update)
+            self.queue.put_nowait(update)
         self.set_status(200)
 
     def log_exception(self, *args: Any) -> None:
@@ -73,9 +81,21 @@ class _Quiet(tornado.web.Application):
         pass
 
 
-def listener(bot: Bot, queue: asyncio.Queue[object], path: str, secret: str) -> HTTPServer:
+def listener(
+    bot: Bot,
+    queue: asyncio.Queue[object],
+    path: str,
+    secret: str,
+    accepting: Callable[[], bool] = lambda: True,
+) -> HTTPServer:
     app = _Quiet(
-        [(rf"/{path.strip('/')}/?", UpdateHandler, {"bot": bot, "queue": queue, "secret": secret})]
+        [
+            (
+                rf"/{re.escape(path.strip('/'))}/?",
+                UpdateHandler,
+                {"bot": bot, "queue": queue, "secret": secret, "accepting": accepting},
+            )
+        ]
     )
     return HTTPServer(
         app,
