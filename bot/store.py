@@ -222,12 +222,6 @@ class Store:
     async def clear_reminder(self, user_id: int) -> None:
         await self._write("DELETE FROM reminders WHERE user_id = ?", (user_id,))
 
-    async def reminder_for(self, user_id: int) -> Reminder | None:
-        row = await self._fetchone(
-            "SELECT due_at FROM reminders WHERE user_id = ? AND sent_at IS NULL", (user_id,)
-        )
-        return Reminder(user_id, int(row[0])) if row else None
-
     async def due_reminders(self, now: int, limit: int) -> list[Reminder]:
         """The earliest pending reminders due by `now`, at most `limit` (from an index)."""
         rows = await self._fetchall(

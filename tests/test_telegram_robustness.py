@@ -116,8 +116,10 @@ async def test_unexpected_error_reassures_the_user_and_logs_no_text(
         await chat.command(ALICE, "/start")
         runtime = chat.app.bot_data["gently"].runtime
 
+        typed = "my private words"
+
         async def broken(user_id: int) -> None:
-            raise RuntimeError("a bug")
+            raise RuntimeError(f"a bug while reading: {typed}")  # user text in the message
 
         runtime.unblocked_if_blocked = broken
         with caplog.at_level(logging.ERROR):

@@ -1,1 +1,2 @@
-"""The Telegram front end: a thin adapter over the walkthrough, the session and the store."""
+"""The Telegram front end: intake (polling, webhook), handlers, delivery through the send
+scheduler, reminders' timer, and the process that runs them."""

@@ -1,9 +1,10 @@
-"""Thin handlers: decode the update, apply it through the session, show the screen."""
+"""Thin handlers: decode the update and hand it to the runtime, which acts and delivers."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import traceback
 from collections.abc import Callable
 
 from telegram import Update
@@ -21,6 +22,7 @@ from bot.telegram.delivery import Delivery
 from bot.walkthrough import Action, Verb
 
 log = logging.getLogger(__name__)
+REFUSED_CHATS = 1_000
 Context = ContextTypes.DEFAULT_TYPE
 
 
@@ -44,7 +46,7 @@ class Handlers:
 
     async def screen(self, update: Update, context: Context) -> None:
         """Before anything else: an update missing what handlers rely on (a message with no
-        chat, a button with no message) is skipped with one line, id and type only."""
+        chat, a button press with no sender) is skipped with one line, id and type only."""
         message = update.message or update.edited_message or update.channel_post
         broken = (message is not None and message.chat is None) or (
             update.callback_query is not None and update.callback_query.from_user is None
@@ -100,6 +102,8 @@ class Handlers:
         if chat is None or chat.type == ChatType.PRIVATE:
             return
         if chat.id not in self._refused_chats:
+            if len(self._refused_chats) >= REFUSED_CHATS:
+                self._refused_chats.clear()  # a bound: at worst a group is told twice
             self._refused_chats.add(chat.id)
             link = f"https://t.me/{context.bot.username}"
             if chat.type != ChatType.CHANNEL:
@@ -133,12 +137,16 @@ class Handlers:
         if isinstance(update, Update):
             kind = next((k for k in update.to_dict() if k != "update_id"), kind)
             user_id = update.effective_user.id if update.effective_user else None
+        # The exception's type and where it happened, not its message: a message can quote
+        # what the user typed.
+        error = context.error
+        where = "".join(traceback.format_tb(error.__traceback__)) if error else ""
         log.error(
-            "error handling %s update for user %s: %r",
+            "error handling %s update for user %s: %s\n%s",
             kind,
             user_id,
-            context.error,
-            exc_info=context.error,
+            type(error).__name__,
+            where.rstrip(),
         )
         chat = update.effective_chat if isinstance(update, Update) else None
         if chat is not None and chat.type == ChatType.PRIVATE:

@@ -63,8 +63,6 @@ class ReminderTimer:
         self._nudged = asyncio.Event()
         self._loop_task: asyncio.Task[None] | None = None
         self._in_flight: dict[int, asyncio.Task[None]] = {}
-        self._claimed: set[int] = set()
-        self.sent = 0
         self._stopped = False
 
     async def _quietly(self, write: Awaitable[object]) -> None:
@@ -129,7 +127,7 @@ class ReminderTimer:
             if started == BATCH:
                 continue  # more may be due right now
             if wait == 0.0:
-                wait = TICK  # due ones are all in flight: a finishing send nudges
+                wait = TICK  # the due ones are in flight: each finishing send nudges
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._nudged.wait(), min(wait or TICK, TICK))
 
@@ -143,12 +141,10 @@ class ReminderTimer:
             if not await self.runtime.store.claim_reminder(reminder, now):
                 return False  # cancelled, changed, erased, finished or blocked meanwhile
             claimed_at = now
-            self._claimed.add(user_id)
             return True
 
         try:
             await self.delivery.reminder(user_id, screens.reminder(self.runtime.guide), claim)
-            self.sent += 1
             log.info("reminder sent to user %s", user_id)
         except SendSkipped:
             # not claimed: still pending if still wanted; if the user finished the guide or
@@ -174,6 +170,5 @@ class ReminderTimer:
         except StoreUnavailable as error:
             self.runtime.store_failed(error)
         finally:
-            self._claimed.discard(user_id)
             del self._in_flight[user_id]
             self.nudge()

@@ -45,8 +45,9 @@ def run_bot(settings: Settings, guide: Guide) -> int:
 
 def tune_garbage_collector() -> None:
     """Updates in flight keep many young objects alive across awaits; with CPython's default
-    threshold (700) they are rescanned again and again. A larger first generation cut the
-    benchmark's CPU per update by several percent; memory stays bounded."""
+    threshold (700) they are rescanned again and again. A larger first generation cut CPU
+    per update by several percent in the earlier in-process benchmark (the process only,
+    never tests or embedders); memory stays bounded."""
     gc.collect()
     gc.freeze()  # start-up objects (the guide, PTB's modules) need no further scanning
     gc.set_threshold(20_000, 20, 20)
