@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import socket
 from pathlib import Path
 
 from bot.runtime import Origin
 from bot.walkthrough import Outcome
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def clean_env(**settings: str) -> dict[str, str]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -22,77 +23,71 @@ from bot.store import Store
 from bot.telegram.webhook import MAX_BODY, listener
 from bot.walkthrough import Progress
 from tests.fake_bot_server import FakeBotServer
-from tests.helpers import clean_env
-from tests.telegram_helpers import TOKEN, running
+from tests.helpers import clean_env, free_port
+from tests.telegram_helpers import TOKEN, Chat, running
 
 ALICE, BOB = 4001, 4002
 SECRET = "s3cret-token-for-tests_0123456789"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+@asynccontextmanager
+async def webhook(chat: Chat, path: str) -> AsyncIterator[int]:
+    """Gently's webhook listener for this running bot, on a free local port."""
+    port = free_port()
+    server = listener(chat.app.bot, chat.app.update_queue, path, SECRET)
+    server.listen(port, address="127.0.0.1")
+    try:
+        yield port
+    finally:
+        server.stop()
 
 
 async def test_webhook_accepts_signed_updates_and_rejects_others(
     guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    port = free_port()
-    async with running(guide, db_path) as chat:
-        server = listener(chat.app.bot, chat.app.update_queue, "/gently-hook", SECRET)
-        server.listen(port, address="127.0.0.1")
-        try:
-            update = chat.updates.command(ALICE, "/start").to_dict()
-            url = f"http://127.0.0.1:{port}/gently-hook"
-            signed = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
-            async with httpx.AsyncClient() as client:
-                missing = await client.post(url, json=update)
-                wrong = await client.post(
-                    url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}
+    async with running(guide, db_path) as chat, webhook(chat, "/gently-hook") as port:
+        update = chat.updates.command(ALICE, "/start").to_dict()
+        url = f"http://127.0.0.1:{port}/gently-hook"
+        signed = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        async with httpx.AsyncClient() as client:
+            missing = await client.post(url, json=update)
+            wrong = await client.post(
+                url, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "nope"}
+            )
+            too_big = await client.post(url, content=b"{" * (MAX_BODY + 1), headers=signed)
+            with caplog.at_level(logging.WARNING):
+                not_an_update = await client.post(
+                    url,
+                    json={"update_id": 9, "message": {"text": "private words"}},
+                    headers=signed,
                 )
-                too_big = await client.post(url, content=b"{" * (MAX_BODY + 1), headers=signed)
-                with caplog.at_level(logging.WARNING):
-                    not_an_update = await client.post(
-                        url,
-                        json={"update_id": 9, "message": {"text": "private words"}},
-                        headers=signed,
-                    )
-                good = await client.post(url, json=update, headers=signed)
-            assert missing.status_code == 403
-            assert wrong.status_code == 403
-            assert too_big.status_code == 413
-            assert not_an_update.status_code == 200  # skipped, so Telegram does not resend it
-            (warning,) = caplog.records
-            assert "update 9" in warning.getMessage()
-            assert "private words" not in caplog.text
-            assert good.status_code == 200
-            await chat.api.wait_for(lambda _: "18 or older" in chat.last_text(ALICE))
-            assert len(chat.api.sent_texts(ALICE)) == 1  # only the signed update was handled
-        finally:
-            server.stop()
+            good = await client.post(url, json=update, headers=signed)
+        assert missing.status_code == 403
+        assert wrong.status_code == 403
+        assert too_big.status_code == 413
+        assert not_an_update.status_code == 200  # skipped, so Telegram does not resend it
+        (warning,) = caplog.records
+        assert "update 9" in warning.getMessage()
+        assert "private words" not in caplog.text
+        assert good.status_code == 200
+        await chat.api.wait_for(lambda _: "18 or older" in chat.last_text(ALICE))
+        assert len(chat.api.sent_texts(ALICE)) == 1  # only the signed update was handled
 
 
 async def test_webhook_checks_the_secret_before_reading_the_body(
     guide: Guide, db_path: Path
 ) -> None:
     """An unsigned request announcing a huge body is refused at once, unread."""
-    port = free_port()
-    async with running(guide, db_path) as chat:
-        server = listener(chat.app.bot, chat.app.update_queue, "/hook", SECRET)
-        server.listen(port, address="127.0.0.1")
-        try:
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            writer.write(
-                b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                b"Content-Length: 95000000\r\n\r\n{"
-            )
-            await writer.drain()
-            status = await asyncio.wait_for(reader.readline(), 5)
-            writer.close()
-            assert status.split()[1] in (b"403", b"400")
-        finally:
-            server.stop()
+    async with running(guide, db_path) as chat, webhook(chat, "/hook") as port:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(
+            b"POST /hook HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 95000000\r\n\r\n{"
+        )
+        await writer.drain()
+        status = await asyncio.wait_for(reader.readline(), 5)
+        writer.close()
+        assert status.split()[1] in (b"403", b"400")
 
 
 def test_webhook_needs_a_secret() -> None:

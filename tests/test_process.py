@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from tests.fake_bot_server import FakeBotServer
-from tests.helpers import ROOT, clean_env
+from tests.helpers import ROOT, clean_env, free_port
 
 TOKEN = "123456:PROCESS-token-never-printed"
 PRIVATE = {"first_name": "Zelda", "username": "zelda_secret_handle", "text": "my secret words"}
@@ -82,33 +82,28 @@ def polling(server: FakeBotServer) -> bool:
     return server.wait_for(lambda calls: any(m == "getUpdates" for m, _ in calls))
 
 
-def tap(user: int, data: str) -> dict[str, object]:
-    person = {
+def person(user: int) -> dict[str, object]:
+    """A sender with a name and username that must never reach a log."""
+    return {
         "id": user,
         "is_bot": False,
         "first_name": PRIVATE["first_name"],
         "username": PRIVATE["username"],
     }
+
+
+def tap(user: int, data: str) -> dict[str, object]:
     chat = {"id": user, "type": "private", "first_name": PRIVATE["first_name"]}
     message = {"message_id": 5, "date": 0, "chat": chat, "text": "x"}
-    query = {"id": str(user), "from": person, "chat_instance": "c", "data": data}
+    query = {"id": str(user), "from": person(user), "chat_instance": "c", "data": data}
     return {"callback_query": {**query, "message": message}}
 
 
 def text_message(user: int, text: str) -> dict[str, object]:
-    person = {
-        "id": user,
-        "is_bot": False,
-        "first_name": PRIVATE["first_name"],
-        "username": PRIVATE["username"],
-    }
-    chat = {
-        "id": user,
-        "type": "private",
-        "first_name": PRIVATE["first_name"],
-        "username": PRIVATE["username"],
-    }
-    return {"message": {"message_id": 9, "date": 0, "chat": chat, "from": person, "text": text}}
+    chat = {**person(user), "type": "private"}
+    del chat["is_bot"]
+    message = {"message_id": 9, "date": 0, "chat": chat, "from": person(user), "text": text}
+    return {"message": message}
 
 
 def sent_to(server: FakeBotServer, user: int) -> list[dict[str, object]]:
@@ -117,12 +112,6 @@ def sent_to(server: FakeBotServer, user: int) -> list[dict[str, object]]:
         for m, p in list(server.calls)
         if m == "sendMessage" and str(p.get("chat_id")) == str(user)
     ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_an_unreadable_update_is_one_warning_and_nothing_private_is_logged(
