@@ -16,6 +16,7 @@ class FakeBotServer:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.reject_token = False
+        self.fail_updates: tuple[int, str] | None = None  # getUpdates answers this error
         self.updates: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         self._next_id = 1
@@ -26,12 +27,14 @@ class FakeBotServer:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 method = self.path.rsplit("/", 1)[-1]
                 params = server.parse(body, self.headers.get("Content-Type", ""))
-                status = 401 if server.reject_token else 200
+                status, description = (401, "Unauthorized") if server.reject_token else (200, "")
+                if method == "getUpdates" and server.fail_updates is not None:
+                    status, description = server.fail_updates
                 result = server.answer(method, params)
                 body_out = (
                     {"ok": True, "result": result}
                     if status == 200
-                    else {"ok": False, "error_code": 401, "description": "Unauthorized"}
+                    else {"ok": False, "error_code": status, "description": description}
                 )
                 payload = json.dumps(body_out).encode()
                 try:

@@ -100,6 +100,13 @@ def test_webhook_needs_a_secret() -> None:
     assert SECRET not in repr(ok)
 
 
+@pytest.mark.parametrize("address", ["my-host", "999.1.1.1", "224.0.0.1", "ff02::1"])
+def test_an_unusable_listen_address_is_a_settings_error(address: str) -> None:
+    with pytest.raises(SettingsError, match="GENTLY_WEBHOOK_LISTEN"):
+        Settings.from_env({"GENTLY_WEBHOOK_LISTEN": address}, env_file=None)
+    assert Settings.from_env({}, env_file=None).webhook_listen == "127.0.0.1"
+
+
 def test_settings_from_env_file(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text(

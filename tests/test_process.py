@@ -244,3 +244,28 @@ def test_reminders_survive_sigkill_never_twice(tmp_path: Path) -> None:
     assert len(sent) == len(set(sent)), "a reminder went out twice"
     assert 0 <= lost_at_kill <= 5
     assert len(sent) == 150 - lost_at_kill
+
+
+def test_an_outage_and_a_conflict_are_one_line_each(tmp_path: Path) -> None:
+    """Telegram failing for a while: one WARNING when it starts, one INFO when it ends. Another
+    process polling with the same token: one ERROR, however often it repeats. PTB's own
+    backoff in between, and no traceback."""
+
+    def fetches() -> int:
+        return sum(m == "getUpdates" for m, _ in list(server.calls))
+
+    with FakeBotServer() as server, bot(tmp_path / "g.sqlite3", server) as running:
+        assert polling(server)
+        for failure in ((502, "Bad Gateway"), (409, "Conflict: terminated by other getUpdates")):
+            server.fail_updates = failure
+            before = fetches()
+            assert server.wait_for(lambda _, before=before: fetches() >= before + 3)
+            server.fail_updates = None
+            after = fetches()
+            assert server.wait_for(lambda _, after=after: fetches() >= after + 2)
+        assert running.stop()[0] == 0
+    lines = running.lines
+    assert len([x for x in lines if "cannot reach Telegram" in x and " WARNING " in x]) == 1
+    assert len([x for x in lines if "reached Telegram again" in x and " INFO " in x]) == 1
+    assert len([x for x in lines if "Conflict" in x and " ERROR " in x]) == 1
+    assert "Traceback" not in running.text

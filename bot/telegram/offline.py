@@ -1,4 +1,5 @@
-"""An offline Bot API and update factories, for tests and the benchmark.
+"""A testing aid, never used by `run`: an offline Bot API and update factories, for the
+tests and the benchmark.
 
 `OfflineBotAPI` is a `BaseRequest`: PTB's real Bot, Application and handlers run on top of
 it, but nothing leaves the process. It answers the methods Gently uses, records every
