@@ -116,17 +116,11 @@ class Runtime:
         self.reminders_changed()
 
     async def unblocked(self, user_id: int) -> None:
-        log.info("user %s unblocked the bot", user_id)
+        """Telegram's word, or any message from the user: if they had blocked the bot,
+        they are back."""
         async with self.lock(user_id):
-            await self.store.unblock(user_id)
-
-    async def unblocked_if_blocked(self, user_id: int) -> None:
-        """A message from the user (not an action): if they had blocked the bot, they are
-        back."""
-        async with self.lock(user_id):
-            stored = await self.store.load_user(user_id)
-            if stored is not None and stored.blocked:
-                await self.store.unblock(user_id)
+            if await self.store.unblock(user_id):
+                log.info("user %s unblocked the bot", user_id)
 
     def store_failed(self, error: Exception) -> None:
         now = time.monotonic()

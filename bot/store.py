@@ -204,8 +204,13 @@ class Store:
         await self._write("UPDATE users SET blocked_at = ? WHERE user_id = ?", (now, user_id))
         await self._write("DELETE FROM reminders WHERE user_id = ?", (user_id,))
 
-    async def unblock(self, user_id: int) -> None:
-        await self._write("UPDATE users SET blocked_at = NULL WHERE user_id = ?", (user_id,))
+    async def unblock(self, user_id: int) -> bool:
+        """Clear the user's block; False if they had not blocked the bot."""
+        changed = await self._write(
+            "UPDATE users SET blocked_at = NULL WHERE user_id = ? AND blocked_at IS NOT NULL",
+            (user_id,),
+        )
+        return changed > 0
 
     # -- reminders -------------------------------------------------------------------
 

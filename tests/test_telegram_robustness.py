@@ -121,10 +121,10 @@ async def test_unexpected_error_reassures_the_user_and_logs_no_text(
         async def broken(user_id: int) -> None:
             raise RuntimeError(f"a bug while reading: {typed}")  # user text in the message
 
-        runtime.unblocked_if_blocked = broken
+        runtime.unblocked = broken
         with caplog.at_level(logging.ERROR):
             await chat.send(chat.updates.message(ALICE, "my private words"))
-        del runtime.unblocked_if_blocked
+        del runtime.unblocked
     assert f"error handling message update for user {ALICE}" in caplog.text
     assert "went wrong" in chat.last_text(ALICE)
     assert "my private words" not in caplog.text

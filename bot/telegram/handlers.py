@@ -128,7 +128,7 @@ class Handlers:
         """Any message from a user who had blocked the bot means they are back."""
         if update.effective_user is not None:
             with contextlib.suppress(StoreUnavailable):
-                await self.runtime.unblocked_if_blocked(update.effective_user.id)
+                await self.runtime.unblocked(update.effective_user.id)
 
     async def error(self, update: object, context: Context) -> None:
         """Log what failed (update type and user id only) and reassure the user."""
