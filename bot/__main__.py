@@ -174,10 +174,13 @@ def summary(guide: Guide) -> str:
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with_store(settings.db_path, lambda store: store.backup(args.path))
-    except FileExistsError as error:
-        print(error, file=sys.stderr)
+    except (FileExistsError, PermissionError) as error:
+        print(f"No backup written: {error}", file=sys.stderr)
         return 1
-    print(f"Backup written to {args.path}")
+    print(
+        f"Backup written to {args.path} (mode 0600). Rotate old backups: each still holds "
+        "users who have since erased themselves."
+    )
     return 0
 
 

@@ -16,7 +16,7 @@ from typing import TextIO
 from bot.commands import command_action
 from bot.content import Guide
 from bot.markup import Markup
-from bot.runtime import Origin, Runtime
+from bot.runtime import Chat, Origin, Runtime
 from bot.store import Store
 from bot.walkthrough import Action, Button, Outcome, Screen, Verb
 
@@ -79,9 +79,12 @@ class Console:
         self.color = color
         self.screen = Screen(Markup(""))
 
-    async def show(self, user_id: int, outcome: Outcome, origin: Origin | None) -> None:
+    async def show(
+        self, user_id: int, outcome: Outcome, origin: Origin | None, chat: Chat
+    ) -> int | None:
         self.screen = outcome.screen
         self.print_screen(outcome.screen)
+        return None  # a terminal has no chat to clear
 
     async def unavailable(self, user_id: int, origin: Origin | None) -> None:
         print(self.runtime.guide.messages.text("store_down"), file=self.out)

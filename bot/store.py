@@ -25,16 +25,18 @@ from bot.walkthrough import Progress, View
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+# The WAL is cut back to this size at each checkpoint, so it never holds much history.
+JOURNAL_SIZE_LIMIT = 1 << 20
 
 
 UPSERT_PROGRESS = """
 INSERT INTO users (user_id, acknowledged_at, step_id, step_index, view, ticked, seen_parts,
-                   reviewing, started_at, last_seen_at, finished_at)
+                   reviewing, tidy, started_at, last_seen_at, finished_at)
 VALUES (:user_id, :now, :step_id, :step_index, :view, :ticked, :seen_parts, :reviewing,
-        :now, :now, CASE WHEN :finished THEN :now END)
+        :tidy, :now, :now, CASE WHEN :finished THEN :now END)
 ON CONFLICT (user_id) DO UPDATE SET
     step_id = excluded.step_id, step_index = excluded.step_index, view = excluded.view,
-    ticked = excluded.ticked, seen_parts = excluded.seen_parts,
+    ticked = excluded.ticked, seen_parts = excluded.seen_parts, tidy = excluded.tidy,
     reviewing = excluded.reviewing, last_seen_at = excluded.last_seen_at, blocked_at = NULL,
     finished_at = CASE WHEN :finished THEN COALESCE(users.finished_at, :now) END
 """
@@ -65,6 +67,12 @@ class Reminder:
     user_id: int
     due_at: int
     attempts: int = 0
+
+
+@dataclass(frozen=True)
+class ChatContents:
+    deletable: tuple[int, ...]  # message ids Telegram still lets the bot delete
+    leftovers: bool  # older messages stay in the chat: only the user can remove them
 
 
 @dataclass(frozen=True)
@@ -115,6 +123,9 @@ class Store:
             # power loss can take the last moments back. FULL would fsync on every tap.
             await db.execute("PRAGMA synchronous = NORMAL")
             await db.execute("PRAGMA foreign_keys = ON")
+            # Erased rows are overwritten with zeros, not merely unlinked (issue 12).
+            await db.execute("PRAGMA secure_delete = ON")
+            await db.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
             await store._migrate(target_version)
         except sqlite3.Error as error:
             await db.close()
@@ -169,10 +180,10 @@ class Store:
     async def load_user(self, user_id: int) -> StoredUser | None:
         row = await self._fetchone(
             "SELECT step_id, step_index, view, ticked, seen_parts, reviewing, finished_at, "
-            "blocked_at FROM users WHERE user_id = ?",
+            "tidy, blocked_at FROM users WHERE user_id = ?",
             (user_id,),
         )
-        return StoredUser(_progress_from_row(row[:7]), row[7] is not None) if row else None
+        return StoredUser(_progress_from_row(row[:8]), row[8] is not None) if row else None
 
     async def save(self, user_id: int, progress: Progress, now: int) -> None:
         """Insert or update the user's progress in one atomic statement, committed on return."""
@@ -187,17 +198,27 @@ class Store:
                 "ticked": json.dumps(sorted(progress.ticked)),
                 "seen_parts": json.dumps(sorted(progress.seen_parts)),
                 "reviewing": int(progress.reviewing),
+                "tidy": int(progress.tidy),
                 "finished": int(progress.finished),
             },
         )
 
     async def delete_user(self, user_id: int) -> Deleted:
-        """Erase everything stored about one user; reports what went."""
+        """Erase everything stored about one user, chat ledger included, and checkpoint so
+        that no copy is left in the WAL either; reports what went."""
         reminders = await self._fetchone(
             "SELECT COUNT(*) FROM reminders WHERE user_id = ?", (user_id,)
         )
         users = await self._write("DELETE FROM users WHERE user_id = ?", (user_id,))
+        await self._write("DELETE FROM chat_messages WHERE user_id = ?", (user_id,))
+        await self._write("DELETE FROM chat_leftovers WHERE user_id = ?", (user_id,))
+        await self.checkpoint()
         return Deleted(users=users, reminders=int(reminders[0]) if reminders and users else 0)
+
+    async def checkpoint(self) -> None:
+        """Copy the WAL into the database and cut it to zero bytes. Skipped quietly while
+        another connection reads (a backup): the next checkpoint catches up."""
+        await self._fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
 
     async def mark_blocked(self, user_id: int, now: int) -> None:
         """The user blocked the bot: keep their progress, drop any reminder."""
@@ -211,6 +232,59 @@ class Store:
             (user_id,),
         )
         return changed > 0
+
+    # -- the chat ledger -------------------------------------------------------------
+
+    async def record_message(self, user_id: int, message_id: int, now: int, keyboard: bool) -> None:
+        """A message now in the user's chat (theirs or the bot's): its id and time only."""
+        await self._write(
+            "INSERT INTO chat_messages (user_id, message_id, sent_at, keyboard) "
+            "VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET keyboard = excluded.keyboard",
+            (user_id, message_id, now, int(keyboard)),
+        )
+
+    async def forget_messages(self, user_id: int, message_ids: Sequence[int]) -> None:
+        if message_ids:
+            marks = ", ".join("?" * len(message_ids))
+            await self._write(
+                f"DELETE FROM chat_messages WHERE user_id = ? AND message_id IN ({marks})",
+                (user_id, *message_ids),
+            )
+
+    async def live_keyboard(self, user_id: int) -> int | None:
+        """The user's newest message with buttons: the one to clear when a new one comes."""
+        row = await self._fetchone(
+            "SELECT MAX(message_id) FROM chat_messages WHERE user_id = ? AND keyboard = 1",
+            (user_id,),
+        )
+        return int(row[0]) if row and row[0] is not None else None
+
+    async def take_chat(self, user_id: int, deletable_since: int) -> ChatContents:
+        """Everything the ledger holds for the user's chat, taken out of it: the ids still
+        young enough to delete, and whether older messages stay behind."""
+        rows = await self._fetchall(
+            "SELECT message_id, sent_at FROM chat_messages WHERE user_id = ? ORDER BY message_id",
+            (user_id,),
+        )
+        older = await self._fetchone("SELECT 1 FROM chat_leftovers WHERE user_id = ?", (user_id,))
+        await self._write("DELETE FROM chat_messages WHERE user_id = ?", (user_id,))
+        young = tuple(int(message) for message, sent_at in rows if sent_at >= deletable_since)
+        leftovers = older is not None or len(young) < len(rows)
+        if leftovers:
+            await self._write(
+                "INSERT OR IGNORE INTO chat_leftovers (user_id) VALUES (?)", (user_id,)
+            )
+        return ChatContents(young, leftovers)
+
+    async def prune_chats(self, deletable_since: int) -> int:
+        """Forget messages too old for Telegram to delete, remembering only that their chats
+        still hold some. Returns how many ids went."""
+        await self._write(
+            "INSERT OR IGNORE INTO chat_leftovers (user_id) SELECT DISTINCT user_id "
+            "FROM chat_messages WHERE sent_at < ?",
+            (deletable_since,),
+        )
+        return await self._write("DELETE FROM chat_messages WHERE sent_at < ?", (deletable_since,))
 
     # -- reminders -------------------------------------------------------------------
 
@@ -296,13 +370,29 @@ class Store:
         )
 
     async def backup(self, destination: Path) -> None:
-        """A consistent copy of the live database, safe while the bot keeps writing."""
+        """A consistent copy of the live database, safe while the bot keeps writing. The
+        file is created 0600 before a byte is written (VACUUM INTO accepts an empty file),
+        in a directory only the owner can enter."""
         destination = Path(destination)
-        if destination.exists():
-            raise FileExistsError(f"{destination} already exists; choose a new file")
-        destination.parent.mkdir(parents=True, exist_ok=True)
-        await self._write("VACUUM INTO ?", (str(destination),))
-        os.chmod(destination, 0o600)
+        folder = destination.parent
+        if folder.exists():
+            if folder.stat().st_mode & 0o077:
+                raise PermissionError(
+                    f"{folder} can be read by other users; keep backups in a directory of "
+                    "mode 0700 (chmod 700 it, or choose another)"
+                )
+        else:
+            folder.mkdir(parents=True, mode=0o700)
+            os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask
+        try:
+            os.close(os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            raise FileExistsError(f"{destination} already exists; choose a new file") from None
+        try:
+            await self._write("VACUUM INTO ?", (str(destination),))
+        except BaseException:
+            destination.unlink(missing_ok=True)
+            raise
 
     async def integrity_ok(self) -> bool:
         row = await self._fetchone("PRAGMA integrity_check")
@@ -350,7 +440,7 @@ class Store:
 
 
 def _progress_from_row(row: Sequence[Any]) -> Progress:
-    step_id, step_index, view, ticked, seen_parts, reviewing, finished_at = row
+    step_id, step_index, view, ticked, seen_parts, reviewing, finished_at, tidy = row
     try:
         view_value = View(view)
     except ValueError:
@@ -363,4 +453,5 @@ def _progress_from_row(row: Sequence[Any]) -> Progress:
         seen_parts=frozenset(json.loads(seen_parts)),
         reviewing=bool(reviewing),
         finished=finished_at is not None,
+        tidy=bool(tidy),
     )

@@ -6,7 +6,7 @@ import os
 import socket
 from pathlib import Path
 
-from bot.runtime import Origin
+from bot.runtime import Chat, Origin
 from bot.walkthrough import Outcome
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,8 +32,11 @@ class Screens:
         self.shown: dict[int, list[Outcome]] = {}
         self.unavailable_for: list[int] = []
 
-    async def show(self, user_id: int, outcome: Outcome, origin: Origin | None) -> None:
+    async def show(
+        self, user_id: int, outcome: Outcome, origin: Origin | None, chat: Chat
+    ) -> int | None:
         self.shown.setdefault(user_id, []).append(outcome)
+        return None
 
     async def unavailable(self, user_id: int, origin: Origin | None) -> None:
         self.unavailable_for.append(user_id)

@@ -66,7 +66,7 @@ def test_delete_from_the_console(tmp_path: Path) -> None:
     db = tmp_path / "g.sqlite3"
     out = console(db, ["", "", "/delete", "2", "q"])
     assert "Erase everything?" in out
-    assert "Everything about you has been erased." in out
+    assert "Everything Gently kept about you is gone" in out
     again = console(db, ["q"])
     assert "Hello, and welcome to Gently." in again
 

@@ -69,7 +69,11 @@ async def test_only_minimal_columns_are_stored(store: Store, db_path: Path) -> N
         "last_seen_at",
         "finished_at",
         "blocked_at",
+        "tidy",
     }
+    with sqlite3.connect(db_path) as raw:
+        ledger = {row[1] for row in raw.execute("PRAGMA table_info(chat_messages)")}
+    assert ledger == {"user_id", "message_id", "sent_at", "keyboard"}  # never content
 
 
 async def test_timestamps(store: Store, db_path: Path) -> None:

@@ -118,13 +118,13 @@ async def test_unexpected_error_reassures_the_user_and_logs_no_text(
 
         typed = "my private words"
 
-        async def broken(user_id: int) -> None:
+        async def broken(user_id: int, message_id: int) -> None:
             raise RuntimeError(f"a bug while reading: {typed}")  # user text in the message
 
-        runtime.unblocked = broken
+        runtime.heard = broken
         with caplog.at_level(logging.ERROR):
             await chat.send(chat.updates.message(ALICE, "my private words"))
-        del runtime.unblocked
+        del runtime.heard
     assert f"error handling message update for user {ALICE}" in caplog.text
     assert "went wrong" in chat.last_text(ALICE)
     assert "my private words" not in caplog.text
@@ -204,16 +204,6 @@ async def test_forbidden_on_a_plain_text_send_marks_the_user_blocked(
     with sqlite3.connect(db_path) as raw:
         (blocked,) = raw.execute("SELECT blocked_at FROM users").fetchone()
     assert blocked is not None
-
-
-def test_remembered_keyboards_are_bounded() -> None:
-    from bot.telegram.delivery import LiveKeyboards
-
-    live = LiveKeyboards(limit=3)
-    for chat_id in range(1, 6):
-        live.replace(chat_id, 100 + chat_id)
-    assert live.replace(1, None) is None  # the oldest were forgotten
-    assert live.replace(5, None) == 105
 
 
 async def test_a_send_that_fails_after_the_old_keyboard_was_cleared(

@@ -124,7 +124,7 @@ async def test_delete_erases_everything(guide: Guide, db_path: Path) -> None:
         assert "Erase everything?" in chat.last_text(ALICE)
         assert _users(db_path) == [ALICE, BOB]
         await chat.press(ALICE, guide.messages.button("delete_yes"))
-        assert "Everything about you has been erased" in chat.last_text(ALICE)
+        assert chat.last_text(ALICE) == guide.messages.text("deleted")
         assert _users(db_path) == [BOB]
         # an old button after /delete: polite answer and the welcome again, nothing stored
         call, data = chat.last_with_button(ALICE, guide.messages.button("next"))
@@ -220,6 +220,7 @@ async def test_command_menu_is_registered_for_private_chats(guide: Guide, db_pat
             "progress",
             "resources",
             "remind",
+            "hide",
             "privacy",
             "delete",
             "restart",

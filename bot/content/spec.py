@@ -44,6 +44,7 @@ MESSAGE_SPEC: dict[str, dict[str, tuple[MessageFormat, frozenset[str]]]] = {
             "restart_confirm": (),
             "delete_confirm": (),
             "deleted": (),
+            "deleted_leftovers": (),
             "nothing_stored": (),
             "use_buttons": (),
             "unknown_command": (),
@@ -75,9 +76,24 @@ MESSAGE_SPEC: dict[str, dict[str, tuple[MessageFormat, frozenset[str]]]] = {
             "part": ("number", "title"),
             "remind": (),
             "finish": (),
+            "hide": (),
+            "tidy_on": (),
+            "tidy_off": (),
+            "delete": (),
         },
     ),
-    "notices": _keys(P, {"stale": (), "ticked": (), "unticked": (), "saved": ()}),
+    "notices": _keys(
+        P,
+        {
+            "stale": (),
+            "ticked": (),
+            "unticked": (),
+            "saved": (),
+            "hidden": (),
+            "tidy_on": (),
+            "tidy_off": (),
+        },
+    ),
     "reminder": {
         **_keys(H, {"text": (), "offer": (), "set": ("when",), "off": (), "pending": ("when",)}),
         **_keys(

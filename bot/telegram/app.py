@@ -51,6 +51,7 @@ ALLOWED_UPDATES = [
     Update.MY_CHAT_MEMBER,
 ]
 TELEGRAM = "https://api.telegram.org/bot"
+HOUSEKEEPING_EVERY = 600  # seconds: old message ids pruned, the WAL checkpointed
 
 
 class Gently:
@@ -134,7 +135,11 @@ class Gently:
 
     async def _beat_forever(self, app: Application) -> None:  # type: ignore[type-arg]
         polling = not self.settings.webhook_url
+        housekept = float("-inf")
         while True:
+            if self._runtime is not None and time.monotonic() - housekept >= HOUSEKEEPING_EVERY:
+                housekept = time.monotonic()
+                await self._runtime.housekeeping()
             fetched = getattr(app.bot, "last_fetch", None) or self._started_at
             failing = self._runtime.store_failing_since if self._runtime else None
             try:

@@ -37,6 +37,8 @@ _CODES: dict[Verb, str] = {
     Verb.CANCEL: "z",
     Verb.REMIND: "rm",
     Verb.REMIND_SET: "R",
+    Verb.HIDE: "hd",
+    Verb.TIDY: "td",
 }
 _VERBS = {code: verb for verb, code in _CODES.items()}
 _TARGET = re.compile(r"^[a-z0-9][a-z0-9.-]{0,47}$")

@@ -12,8 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup
@@ -22,7 +21,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.warnings import PTBUserWarning
 
 from bot.content import Messages
-from bot.runtime import Origin
+from bot.runtime import Chat, Origin
 from bot.telegram.budget import Lane
 from bot.telegram.render import keyboard
 from bot.telegram.scheduler import Send, SendSkipped
@@ -39,29 +38,7 @@ warnings.filterwarnings(
 )
 HTML: dict[str, Any] = {"parse_mode": ParseMode.HTML, "link_preview_options": {"is_disabled": True}}
 
-# Users whose newest keyboard is remembered, so a typed command can clear it (a tap names
-# its own message). Recently active users only: memory must not grow with the user count.
-LIVE_MESSAGES = 1_000
-
-
-class LiveKeyboards:
-    """Which message holds each user's live buttons, so the previous one can be cleared."""
-
-    def __init__(self, limit: int = LIVE_MESSAGES) -> None:
-        self._messages: OrderedDict[int, int] = OrderedDict()
-        self._limit = limit
-
-    def replace(self, chat_id: int, message_id: int | None) -> int | None:
-        """Record the new live message (None: none) and return the one it replaces."""
-        previous = self._messages.pop(chat_id, None)
-        if message_id is not None:
-            self._messages[chat_id] = message_id
-            if len(self._messages) > self._limit:
-                self._messages.popitem(last=False)
-        return previous
-
-    def forget(self, chat_id: int) -> None:
-        self._messages.pop(chat_id, None)
+DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
 
 
 class Delivery:
@@ -71,63 +48,94 @@ class Delivery:
     def __init__(self, bot: Bot, messages: Messages) -> None:
         self.bot = bot
         self.messages = messages
-        self.live = LiveKeyboards()
         self._background: set[asyncio.Future[None]] = set()
         self.on_blocked: Callable[[int], Awaitable[None]] | None = None
 
-    async def show(self, user_id: int, outcome: Outcome, origin: Origin | None) -> None:
-        """Show a screen: edit the tapped message for an in-place update, otherwise send a
-        new message and clear the buttons of the previous one. The callback answer runs
-        alongside the main call, so the user waits one round trip; clearing the old buttons
-        is cosmetic and never holds the reply up (it may even be skipped)."""
-        screen = outcome.screen
-        tapped = origin.message_id if origin else None
-        side: list[Awaitable[None]] = []
-        if origin and origin.answer:
-            side.append(self.quietly(origin.answer(screen.notice)))
-        markup = keyboard(screen)
-        if screen.in_place and tapped is not None:
-            main = self._edit(
-                user_id,
-                self.call(
-                    "editMessageText",
-                    chat_id=user_id,
-                    message_id=tapped,
-                    text=screen.text,
-                    reply_markup=markup,
-                    **HTML,
-                ),
-            )
-        else:
-            previous = self.live.replace(user_id, None) or tapped
-            if previous is not None:
-                self._in_background(
-                    self.call(
-                        "editMessageReplyMarkup",
-                        Lane.COSMETIC,
-                        chat_id=user_id,
-                        message_id=previous,
-                    )
-                )
-            main = self._send_new(user_id, screen.text, markup)
-        alongside = [asyncio.ensure_future(call) for call in side]
-        try:
-            await main
-        finally:
-            if alongside:
-                await asyncio.gather(*alongside)
-        if outcome.progress is None:
-            self.live.forget(user_id)
+    async def show(
+        self, user_id: int, outcome: Outcome, origin: Origin | None, chat: Chat
+    ) -> int | None:
+        """Show a screen; returns the id of the new message if one was sent.
 
-    async def _edit(self, chat_id: int, call: Awaitable[Any]) -> None:
+        Messages to erase go first (the quick exit), a few calls of up to 100 ids. An
+        in-place update (or any tap, in tidy mode) edits the tapped message; otherwise a
+        new message is sent and the previous live one loses its buttons (tidy mode: is
+        deleted, with the command that asked). The callback answer runs alongside, so the
+        user waits one round trip; the cosmetic call never holds the reply up."""
+        screen = outcome.screen
+        answering = (
+            asyncio.ensure_future(self.quietly(origin.answer(screen.notice)))
+            if origin and origin.answer
+            else None
+        )
         try:
-            await call
-        except BadRequest as error:  # "message is not modified" (a double tap) and the like
-            log.debug("ignored Bot API answer: %s", error.message)
+            if chat.erase:
+                await self.delete(user_id, chat.erase, Lane.REPLY)
+            if screen.empty:
+                return None
+            return await self._present(user_id, screen, origin or Origin(), chat)
+        finally:
+            if answering is not None:
+                await answering
+
+    async def _present(
+        self, user_id: int, screen: Screen, origin: Origin, chat: Chat
+    ) -> int | None:
+        markup = keyboard(screen)
+        tapped = origin.message_id if origin.message_id not in chat.erase else None
+        edit = screen.in_place or chat.tidy
+        if tapped is not None and edit and await self._edit(user_id, tapped, screen.text, markup):
+            if chat.tidy and chat.live not in (None, tapped):
+                self._tidy_away(user_id, chat.live)
+            return None
+        previous = chat.live if chat.live is not None else tapped
+        if chat.tidy:
+            self._tidy_away(user_id, previous, origin.typed)
+        elif previous is not None:
+            self._in_background(
+                self.call(
+                    "editMessageReplyMarkup", Lane.COSMETIC, chat_id=user_id, message_id=previous
+                )
+            )
+        return await self._send_new(user_id, screen.text, markup)
+
+    def _tidy_away(self, user_id: int, *message_ids: int | None) -> None:
+        """Tidy mode: the screen before this one, and the command that asked, go."""
+        ids = tuple(message_id for message_id in message_ids if message_id is not None)
+        if ids:
+            self._in_background(self.delete(user_id, ids, Lane.COSMETIC))
+
+    async def delete(self, chat_id: int, message_ids: Sequence[int], lane: Lane) -> None:
+        """Delete messages, up to 100 a call (Telegram skips ids it cannot find)."""
+        for start in range(0, len(message_ids), DELETE_BATCH):
+            batch = list(message_ids[start : start + DELETE_BATCH])
+            await self.quietly(
+                self.call("deleteMessages", lane, chat_id=chat_id, message_ids=batch)
+            )
+
+    async def _edit(
+        self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
+    ) -> bool:
+        """Edit a message in place; False if it cannot be (gone, or too old to edit), so a
+        new message should be sent instead."""
+        try:
+            await self.call(
+                "editMessageText",
+                chat_id=chat_id,
+                message_id=message_id,
+                text=text,
+                reply_markup=markup,
+                **HTML,
+            )
+        except BadRequest as error:
+            if "not modified" in error.message.lower():  # a double tap
+                return True
+            log.debug("cannot edit, sending anew: %s", error.message)
+            return False
         except Forbidden:
             log.debug("ignored Forbidden on an edit")
         except (SendSkipped, TelegramError) as error:
             not_delivered(chat_id, error)
+        return True
 
     def _in_background(self, call: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(self.quietly(call))
@@ -142,36 +150,33 @@ class Delivery:
     async def unavailable(self, user_id: int, origin: Origin | None) -> None:
         if origin and origin.answer:
             await self.quietly(origin.answer(None))
-        await self.text(user_id, self.messages.text("store_down"))
+        await self.text(user_id, self.messages.text("store_down"))  # not noted: no store
 
-    async def _send_new(self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None) -> None:
+    async def _send_new(
+        self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
+    ) -> int | None:
         try:
             sent = await self.call(
                 "sendMessage", chat_id=chat_id, text=text, reply_markup=markup, **HTML
             )
         except Forbidden:
             await self._blocked(chat_id)
-            return
+            return None
         except (SendSkipped, TelegramError) as error:
             not_delivered(chat_id, error)
-            return
-        if markup is not None:
-            self.live.replace(chat_id, int(sent["message_id"]))
+            return None
+        return int(sent["message_id"])
 
-    async def text(self, chat_id: int, text: str) -> None:
-        try:
-            await self.call("sendMessage", chat_id=chat_id, text=text, **HTML)
-        except Forbidden:
-            await self._blocked(chat_id)
-        except (SendSkipped, TelegramError) as error:
-            not_delivered(chat_id, error)
+    async def text(self, chat_id: int, text: str) -> int | None:
+        """A plain message without buttons; returns its id if it was sent."""
+        return await self._send_new(chat_id, text)
 
     async def reminder(
         self, user_id: int, screen: Screen, before_send: Callable[[], Awaitable[bool]]
-    ) -> None:
-        """A reminder in the reminder lane, claimed by `before_send` once admitted. Raises
-        what the Bot API raised, or SendSkipped."""
-        await self.call(
+    ) -> int:
+        """A reminder in the reminder lane, claimed by `before_send` once admitted; returns
+        its message id. Raises what the Bot API raised, or SendSkipped."""
+        sent = await self.call(
             "sendMessage",
             Lane.REMINDER,
             before_send,
@@ -180,6 +185,7 @@ class Delivery:
             reply_markup=keyboard(screen),
             **HTML,
         )
+        return int(sent["message_id"])
 
     async def _blocked(self, user_id: int) -> None:
         if self.on_blocked is not None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import traceback
 from collections.abc import Callable
@@ -16,7 +15,6 @@ from bot.content import Guide, Messages
 from bot.markup import escape
 from bot.reporting import stats_text
 from bot.runtime import Origin, Runtime
-from bot.store import StoreUnavailable
 from bot.telegram.codec import decode
 from bot.telegram.delivery import Delivery
 from bot.walkthrough import Action, Verb
@@ -58,10 +56,11 @@ class Handlers:
 
     async def command(self, update: Update, context: Context) -> None:
         """A known command in a private chat: the same as the matching button."""
-        assert update.effective_message and update.effective_user
-        action = command_action(update.effective_message.text or "")
+        message, user = update.effective_message, update.effective_user
+        assert message and user
+        action = command_action(message.text or "")
         assert action is not None, "CommandHandler only passes known commands"
-        await self.runtime.act(update.effective_user.id, action)
+        await self.runtime.act(user.id, action, Origin(typed=message.message_id))
 
     async def callback(self, update: Update, context: Context) -> None:
         """A button press: always answered; stale or forged data re-shows the current step."""
@@ -85,16 +84,20 @@ class Handlers:
 
     async def unknown_command(self, update: Update, context: Context) -> None:
         """An unknown command in a private chat: point to /help."""
-        assert update.effective_chat
-        await self._heard_from(update)
-        await self.delivery.text(update.effective_chat.id, self.messages.text("unknown_command"))
+        await self._hint(update, "unknown_command")
 
     async def not_a_button(self, update: Update, context: Context) -> None:
         """Text, stickers and the like where a button is expected: a short hint. Never
-        stored, never echoed, never logged."""
-        assert update.effective_chat
-        await self._heard_from(update)
-        await self.delivery.text(update.effective_chat.id, self.messages.text("use_buttons"))
+        stored (only the message's id, for /hide), never echoed, never logged."""
+        await self._hint(update, "use_buttons")
+
+    async def _hint(self, update: Update, key: str) -> None:
+        message, user = update.effective_message, update.effective_user
+        assert message and user and update.effective_chat
+        await self.runtime.heard(user.id, message.message_id)  # a hint needs no store
+        sent = await self.delivery.text(update.effective_chat.id, self.messages.text(key))
+        if sent is not None:
+            await self.runtime.note_sent(user.id, sent, keyboard=False)
 
     async def not_private(self, update: Update, context: Context) -> None:
         """Groups and channels: say once, discreetly, that the bot works in private; leave."""
@@ -123,12 +126,6 @@ class Handlers:
             await self.runtime.blocked(change.from_user.id)
         elif status == ChatMemberStatus.MEMBER:
             await self.runtime.unblocked(change.from_user.id)
-
-    async def _heard_from(self, update: Update) -> None:
-        """Any message from a user who had blocked the bot means they are back."""
-        if update.effective_user is not None:
-            with contextlib.suppress(StoreUnavailable):
-                await self.runtime.unblocked(update.effective_user.id)
 
     async def error(self, update: object, context: Context) -> None:
         """Log what failed (update type and user id only) and reassure the user."""

@@ -31,6 +31,7 @@ TRUE_METHODS = {
     "answerCallbackQuery",
     "setMyCommands",
     "deleteMyCommands",
+    "deleteMessages",
     "leaveChat",
     "setWebhook",
     "deleteWebhook",

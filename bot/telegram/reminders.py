@@ -144,8 +144,11 @@ class ReminderTimer:
             return True
 
         try:
-            await self.delivery.reminder(user_id, screens.reminder(self.runtime.guide), claim)
+            sent = await self.delivery.reminder(
+                user_id, screens.reminder(self.runtime.guide), claim
+            )
             log.info("reminder sent to user %s", user_id)
+            await self.runtime.note_sent(user_id, sent, keyboard=True)
         except SendSkipped:
             # not claimed: still pending if still wanted; if the user finished the guide or
             # blocked the bot, it never will be

@@ -117,7 +117,10 @@ def _handle_stranger(guide: Guide, action: Action) -> Outcome:
     if verb in (Verb.HELP, Verb.PRIVACY):
         return Outcome(None, screens.info(guide, verb.value, False))
     if verb in (Verb.DELETE, Verb.DELETE_CONFIRM):
-        return Outcome(None, screens.info(guide, "nothing_stored", False))
+        # the chat ledger may hold a stranger's message ids: erased too
+        return Outcome(None, screens.info(guide, "nothing_stored", False), Effect.FORGET)
+    if verb is Verb.HIDE:
+        return Outcome(None, screens.hidden(guide), clear_chat=True)
     if verb is Verb.START:
         return Outcome(None, screens.welcome(guide))
     return stale(guide, None)
@@ -160,20 +163,28 @@ def _handle_other(guide: Guide, progress: Progress, verb: Verb) -> Outcome:
         return Outcome(progress, screens.progress_overview(guide, progress))
     if verb is Verb.RESOURCES:
         return Outcome(progress, screens.resources(guide))
-    if verb in (Verb.HELP, Verb.PRIVACY):
-        return Outcome(progress, screens.info(guide, verb.value, True))
+    if verb is Verb.HELP:
+        return Outcome(progress, screens.info(guide, "help", True))
+    if verb is Verb.PRIVACY:
+        return Outcome(progress, screens.privacy(guide, progress))
+    if verb is Verb.TIDY:
+        tidy = replace(progress, tidy=not progress.tidy)
+        notice = guide.messages.notice("tidy_on" if tidy.tidy else "tidy_off")
+        return Outcome(tidy, replace(screens.privacy(guide, tidy), in_place=True, notice=notice))
+    if verb is Verb.HIDE:
+        return Outcome(progress, screens.hidden(guide), clear_chat=True)
     if verb is Verb.RESTART:
         return Outcome(
             progress, screens.confirm(guide, "restart_confirm", "restart_yes", Verb.RESTART_CONFIRM)
         )
     if verb is Verb.RESTART_CONFIRM:
-        return show(guide, begin(guide))
+        return show(guide, replace(begin(guide), tidy=progress.tidy))
     if verb is Verb.DELETE:
         return Outcome(
             progress, screens.confirm(guide, "delete_confirm", "delete_yes", Verb.DELETE_CONFIRM)
         )
     if verb is Verb.DELETE_CONFIRM:
-        return Outcome(None, screens.info(guide, "deleted", False), Effect.FORGET)
+        return Outcome(None, screens.info(guide, "deleted", False), Effect.FORGET, clear_chat=True)
     if verb is Verb.CANCEL:
         return Outcome(progress, screens.info(guide, "cancelled", True))
     if verb is Verb.REMIND:

@@ -26,6 +26,7 @@ class Progress:
     seen_parts: frozenset[str] = frozenset()
     reviewing: bool = False  # next/back move among the open items of the current checklist
     finished: bool = False  # reached the end of the guide at least once
+    tidy: bool = False  # keep only the current step in the chat (a privacy setting)
 
 
 class Verb(StrEnum):
@@ -55,6 +56,8 @@ class Verb(StrEnum):
     CANCEL = "cancel"
     REMIND = "remind"  # offer reminder choices
     REMIND_SET = "remind_set"  # target: a key of REMINDER_DELAYS, or "off"
+    HIDE = "hide"  # clear the chat, keep the progress
+    TIDY = "tidy"  # switch "keep only the current step in the chat" on or off
     UNKNOWN = "unknown"  # a button this version does not know (old or forged): stale
 
 
@@ -93,6 +96,11 @@ class Screen:
     in_place: bool = False  # an update of the screen the user acted on, not a new one
 
     @property
+    def empty(self) -> bool:
+        """Nothing to send (the quick exit leaves the chat clear); a notice may remain."""
+        return not self.text
+
+    @property
     def buttons(self) -> tuple[Button, ...]:
         return tuple(button for row in self.rows for button in row)
 
@@ -117,3 +125,4 @@ class Outcome:
     screen: Screen
     effect: Effect = field(default=Effect.NONE)
     reminder: ReminderChange | None = None
+    clear_chat: bool = False  # remove the chat's messages, as far as Telegram allows

@@ -165,6 +165,7 @@ def menu(guide: Guide) -> Screen:
             *parts,
             (button(guide, "progress", Verb.PROGRESS), button(guide, "resources", Verb.RESOURCES)),
             (button(guide, "remind", Verb.REMIND), button(guide, "restart", Verb.RESTART)),
+            (button(guide, "hide", Verb.HIDE),),
         ),
     )
 
@@ -200,6 +201,25 @@ def resources(guide: Guide) -> Screen:
 def info(guide: Guide, key: str, acknowledged: bool) -> Screen:
     """A plain text screen (help, privacy, …) with a way back into the guide."""
     return Screen(guide.messages.text(key), (continue_row(guide),) if acknowledged else ())
+
+
+def privacy(guide: Guide, progress: Progress) -> Screen:
+    """What is kept, with the means to hide the chat, keep it tidy, or erase everything."""
+    tidy = "tidy_on" if progress.tidy else "tidy_off"
+    return Screen(
+        guide.messages.text("privacy"),
+        (
+            (button(guide, "hide", Verb.HIDE),),
+            (button(guide, tidy, Verb.TIDY),),
+            (button(guide, "delete", Verb.DELETE),),
+            continue_row(guide),
+        ),
+    )
+
+
+def hidden(guide: Guide) -> Screen:
+    """The quick exit: no message at all, only a pop-up if the tap can show one."""
+    return Screen(Markup(""), notice=guide.messages.notice("hidden"))
 
 
 def confirm(guide: Guide, key: str, yes_key: str, yes: Verb) -> Screen:
