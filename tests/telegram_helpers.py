@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -39,9 +40,12 @@ class Chat:
     clock: FakeClock
     settings: Settings
     processed: list[Update] = field(default_factory=list)
+    typed: dict[int, list[int]] = field(default_factory=dict)  # the users' own messages
 
     async def send(self, update: Update) -> None:
         """Handle one update to the end, background calls (clearing old buttons) included."""
+        if update.message is not None:
+            self.typed.setdefault(update.message.chat.id, []).append(update.message.message_id)
         await self.app.process_update(update)
         await self.app.bot_data["gently"].delivery.settle()
 
@@ -72,8 +76,21 @@ class Chat:
         ]
         return texts[-1] if texts else ""
 
+    def deleted(self, user: int) -> list[int]:
+        return [i for call in self.api.to(user, "deleteMessages") for i in message_ids(call)]
+
+    def in_chat(self, user: int) -> set[int]:
+        """The messages the user's chat holds now: both sides', minus the deleted ones."""
+        sent = {c.message_id for c in self.api.to(user, "sendMessage") if c.message_id}
+        return (sent | set(self.typed.get(user, []))) - set(self.deleted(user))
+
     def answers(self) -> list[Call]:
         return [c for c in self.api.calls if c.method == "answerCallbackQuery"]
+
+
+def message_ids(call: Call) -> list[int]:
+    ids = call.params["message_ids"]
+    return [int(i) for i in (json.loads(ids) if isinstance(ids, str) else ids)]
 
 
 def settings_for(db: Path, **extra: object) -> Settings:
