@@ -15,6 +15,7 @@ from typing import TypeVar
 
 from bot.config import Settings, SettingsError
 from bot.content import ContentError, Guide, load_guide
+from bot.content.voice import reading_seconds
 from bot.instance import AlreadyRunning, StartupFailed
 from bot.logs import setup_logging
 from bot.store import Store, StoreUnavailable
@@ -144,13 +145,16 @@ def guide_as_json(guide: Guide) -> dict[str, object]:
         ],
         "resources": [
             {
+                "group": group.id,
                 "kind": r.kind.value,
                 "title": r.title,
                 "author": r.author,
+                "details": r.details,
                 "description": r.description,
                 "url": r.url,
             }
-            for r in guide.resources
+            for group in guide.resources
+            for r in group.resources
         ],
     }
 
@@ -163,11 +167,21 @@ def summary(guide: Guide) -> str:
         lines.append(f"  Part {number} · {part.title}: {len(part.steps)} steps{extra}")
     steps = sum(len(part.steps) for part in guide.parts)
     items = sum(len(part.checklist) for part in guide.parts)
+    resources = sum(len(group.resources) for group in guide.resources)
     lines += [
         "",
         f"  {len(guide.parts)} parts, {steps} steps, {items} checklist items, "
-        f"{len(guide.resources)} resources",
+        f"{resources} resources in {len(guide.resources)} messages",
+        "",
+        "  Reading time per message (at 200 words a minute), longest first:",
     ]
+    timed = sorted(
+        ((reading_seconds(step.text), step.id) for part in guide.parts for step in part.steps),
+        reverse=True,
+    )
+    lines += [f"    {seconds:>3} s  {step_id}" for seconds, step_id in timed]
+    total = sum(seconds for seconds, _ in timed)
+    lines.append(f"  The whole walk: about {round(total / 60)} minutes of reading.")
     return "\n".join(lines)
 
 

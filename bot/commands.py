@@ -11,6 +11,7 @@ COMMANDS: dict[str, tuple[Verb, str]] = {
     "menu": (Verb.MENU, "Jump to a part"),
     "progress": (Verb.PROGRESS, "How far you have come"),
     "resources": (Verb.RESOURCES, "Books, films and classes"),
+    "safety": (Verb.SAFETY, "The safety essentials in one place"),
     "remind": (Verb.REMIND, "A gentle reminder to come back (/remind off to stop)"),
     "hide": (Verb.HIDE, "Clear this chat now; your place is kept"),
     "privacy": (Verb.PRIVACY, "What is stored, and your privacy settings"),

@@ -8,14 +8,28 @@ from pathlib import Path
 from string import Formatter
 from typing import Any
 
-from bot.content.model import Guide, Messages, Part, Resource, ResourceKind, Step, StepKind
+from bot.content.model import (
+    Guide,
+    Messages,
+    Part,
+    Resource,
+    ResourceGroup,
+    ResourceKind,
+    Step,
+    StepKind,
+)
 from bot.content.spec import (
     DISCREET_TABLE,
     EXPLICIT_WORDS,
+    MAX_ANSWER_CHARS,
     MAX_LABEL_CHARS,
+    MAX_PROFILE_CHARS,
+    MAX_SHARED_ROW_CHARS,
     MESSAGE_SPEC,
+    SHARED_ROW_BUTTONS,
     MessageFormat,
 )
+from bot.content.voice import check_voice
 from bot.markup import Markup, html_problems
 
 MAX_STEP_CHARS = 3500  # Telegram allows 4096; headers, ticks and notices need the rest.
@@ -66,6 +80,8 @@ class _Loader:
             raise ContentError(self.problems)
         guide = Guide(parts=parts, resources=resources, messages=Messages(messages))
         self._check_rendered_resources(guide)
+        self._check_part_buttons(guide)
+        self.problems += check_voice(guide, messages, self._part_files)
         if self.problems:
             raise ContentError(self.problems)
         return guide
@@ -174,33 +190,35 @@ class _Loader:
         if fmt is MessageFormat.PLAIN:
             if re.search(r"[<>]", value):
                 self.problem(where, f"{key}: plain text only, no HTML")
-            if len(value) > MAX_LABEL_CHARS[table]:
-                self.problem(
-                    where, f"{key}: {len(value)} characters; at most {MAX_LABEL_CHARS[table]}"
-                )
+            limit = MAX_PROFILE_CHARS.get(key, MAX_LABEL_CHARS[table])
+            if table == "buttons" and key in SHARED_ROW_BUTTONS:
+                limit = MAX_SHARED_ROW_CHARS  # it shares a row with other buttons
+            if len(value) > limit:
+                self.problem(where, f"{key}: {len(value)} characters; at most {limit}")
         elif len(value) > MAX_STEP_CHARS:
             self.problem(where, f"{key}: {len(value)} characters; at most {MAX_STEP_CHARS}")
-        if table == DISCREET_TABLE:
+        if table == DISCREET_TABLE or key == "short_description":
             words = sorted(set(re.findall(r"[a-z]+", value.lower())) & EXPLICIT_WORDS)
             if words:
                 self.problem(
                     where,
-                    f"{key}: reminders may show on a lock screen and must be "
+                    f"{key}: may show on a lock screen or in a preview and must be "
                     f"discreet; remove: {', '.join(words)}",
                 )
 
-    def _resources(self) -> tuple[Resource, ...]:
+    def _resources(self) -> tuple[ResourceGroup, ...]:
         data = self.read_toml(self.root / "resources.toml")
         if data is None:
             return ()
-        self.unknown_keys(data, {"resources"}, "")
+        self.unknown_keys(data, {"groups", "resources"}, "")
+        groups = self._groups(data.get("groups"))
         entries = data.get("resources")
         if not isinstance(entries, list) or not entries:
             self.problem("", "needs at least one [[resources]] entry")
             return ()
-        resources: list[Resource] = []
+        members: dict[str, list[Resource]] = {group: [] for group in groups}
         seen: set[str] = set()
-        allowed = {"id", "kind", "title", "author", "description", "url"}
+        allowed = {"id", "kind", "group", "title", "author", "details", "description", "url"}
         for number, entry in enumerate(entries, start=1):
             where = f"resource {number}"
             if not isinstance(entry, dict):
@@ -210,19 +228,54 @@ class _Loader:
             where = f"resource {rid or number}"
             self.unknown_keys(entry, allowed, where)
             kind = self._choice(entry, where, ResourceKind)
+            group = self.string(entry, "group", where)
             title = self.string(entry, "title", where)
             description = self.string(entry, "description", where)
             author = self.string(entry, "author", where, required=False)
+            details = self.string(entry, "details", where, required=False)
             url = self.string(entry, "url", where, required=False)
             if url and not re.fullmatch(r"https://[^\s\"'<>]+", url):
                 self.problem(where, f"url: {url!r} must be a full https:// address")
+            if group and group not in groups:
+                known = ", ".join(groups) or "none"
+                self.problem(where, f"group: unknown group {group!r} (the [[groups]]: {known})")
             if rid in seen:
                 self.problem(where, f"id: duplicate id {rid!r}")
             if rid:
                 seen.add(rid)
-            if rid and kind and title and description:
-                resources.append(Resource(rid, kind, title, description, author, url))
-        return tuple(resources)
+            if rid and kind and group in groups and title and description:
+                members[group].append(
+                    Resource(rid, kind, group, title, description, author, details, url)
+                )
+        for group_id in groups:
+            if not members[group_id]:
+                self.problem(f"group {group_id}", "has no resources")
+        return tuple(
+            ResourceGroup(group_id, title, intro, tuple(members[group_id]))
+            for group_id, (title, intro) in groups.items()
+            if members[group_id]
+        )
+
+    def _groups(self, raw: object) -> dict[str, tuple[str, str]]:
+        """[[groups]]: id → (title, intro), in order; each becomes one message."""
+        if not isinstance(raw, list) or not raw:
+            self.problem("", "needs at least one [[groups]] entry (id, title, intro)")
+            return {}
+        groups: dict[str, tuple[str, str]] = {}
+        for number, entry in enumerate(raw, start=1):
+            where = f"group {number}"
+            if not isinstance(entry, dict):
+                self.problem(where, "must be a [[groups]] table")
+                continue
+            gid = self.ident(entry, where, PART_ID)
+            self.unknown_keys(entry, {"id", "title", "intro"}, f"group {gid or number}")
+            title = self.string(entry, "title", f"group {gid or number}")
+            intro = self.string(entry, "intro", f"group {gid or number}")
+            if gid in groups:
+                self.problem(f"group {gid}", f"id: duplicate id {gid!r}")
+            elif gid and title and intro:
+                groups[gid] = (title, intro)
+        return groups
 
     def _choice(
         self, table: dict[str, Any], where: str, enum: type[StepKind] | type[ResourceKind]
@@ -237,7 +290,7 @@ class _Loader:
             self.problem(where, f"kind: unknown kind {value!r} (choose from: {choices})")
             return None
 
-    def _parts(self, resources: tuple[Resource, ...]) -> tuple[Part, ...]:
+    def _parts(self, resources: tuple[ResourceGroup, ...]) -> tuple[Part, ...]:
         files = sorted((self.root / "parts").glob("*.toml"))
         if not files:
             self._file = "parts/"
@@ -252,11 +305,12 @@ class _Loader:
                 seen.add(part.id)
         return tuple(part for part in parts if part)
 
-    def _part(self, path: Path, resources: tuple[Resource, ...]) -> Part | None:
+    def _part(self, path: Path, resources: tuple[ResourceGroup, ...]) -> Part | None:
         data = self.read_toml(path)
         if data is None:
             return None
-        self.unknown_keys(data, {"id", "title", "intro", "steps", "include_resources"}, "")
+        allowed = {"id", "title", "intro", "steps", "include_resources", "answers"}
+        self.unknown_keys(data, allowed, "")
         part_id = self.ident(data, "part", PART_ID)
         where = f"part {part_id or path.stem}"
         title = self.string(data, "title", where)
@@ -272,7 +326,8 @@ class _Loader:
         steps: list[Step] = []
         if include and part_id:
             steps += [
-                Step(f"{part_id}.{r.id}", StepKind.TEXT, r.render(), part_id) for r in resources
+                Step(f"{part_id}.{group.id}", StepKind.TEXT, group.render(), part_id)
+                for group in resources
             ]
         for number, raw in enumerate(raw_steps, start=1):
             step = self._step(raw, number, part_id)
@@ -283,6 +338,7 @@ class _Loader:
         if part_id is None or title is None or intro is None or not steps:
             return None
         self._part_files.setdefault(part_id, self._file)
+        answers = self._answers(data.get("answers"), where, any(s.is_checklist for s in steps))
         first = steps[0]
         if len(intro) + len(first.text) + 2 > MAX_STEP_CHARS:
             self.problem(
@@ -290,7 +346,28 @@ class _Loader:
                 f"text: with the part intro it renders to "
                 f"{len(intro) + len(first.text) + 2} characters; at most {MAX_STEP_CHARS}",
             )
-        return Part(part_id, title, intro, tuple(steps))
+        return Part(part_id, title, intro, tuple(steps), answers)
+
+    def _answers(self, raw: object, where: str, needed: bool) -> tuple[str, str] | None:
+        """A checklist's two answers, [answers] yes / not_yet: both move on."""
+        if raw is None:
+            if needed:
+                self.problem(where, "answers: a part with checklist items needs [answers]")
+            return None
+        if not isinstance(raw, dict):
+            self.problem(where, "answers: must be a table with yes and not_yet")
+            return None
+        self.unknown_keys(raw, {"yes", "not_yet"}, f"{where} [answers]")
+        labels = [self.string(raw, key, f"{where} [answers]") for key in ("yes", "not_yet")]
+        for key, label in zip(("yes", "not_yet"), labels, strict=True):
+            if label and (len(label) > MAX_ANSWER_CHARS or re.search(r"[<>]", label)):
+                self.problem(
+                    f"{where} [answers]",
+                    f"{key}: plain text of at most {MAX_ANSWER_CHARS} characters "
+                    "(the two answers share a row)",
+                )
+        yes, not_yet = labels
+        return (yes, not_yet) if yes and not_yet else None
 
     def _step(self, raw: object, number: int, part_id: str | None) -> Step | None:
         where = f"step {number}"
@@ -299,7 +376,11 @@ class _Loader:
             return None
         step_id = self.ident(raw, where, STEP_ID)
         where = f"step {step_id or number}"
-        self.unknown_keys(raw, {"id", "kind", "text"}, where)
+        self.unknown_keys(raw, {"id", "kind", "text", "safety"}, where)
+        safety = raw.get("safety", False)
+        if not isinstance(safety, bool):
+            self.problem(where, "safety: must be true or false")
+            safety = False
         if step_id and part_id and not step_id.startswith(f"{part_id}."):
             self.problem(where, f"id: must start with the part id, as in '{part_id}.something'")
         kind = self._choice(raw, where, StepKind)
@@ -308,9 +389,11 @@ class _Loader:
             self.problem(
                 where, f"text: renders to {len(text)} characters; at most {MAX_STEP_CHARS}"
             )
+        if kind is StepKind.CHECKLIST and text and not text.startswith("<b>"):
+            self.problem(where, "text: a checklist item opens with its question in <b>…</b>")
         if step_id is None or kind is None or text is None or part_id is None:
             return None
-        return Step(step_id, kind, text, part_id)
+        return Step(step_id, kind, text, part_id, safety)
 
     def _check_unique_steps(self, parts: tuple[Part, ...]) -> None:
         seen: dict[str, str] = {}
@@ -322,6 +405,17 @@ class _Loader:
                         f"step {step.id}", f"id: duplicate step id (also in part {seen[step.id]})"
                     )
                 seen.setdefault(step.id, part.id)
+
+    def _check_part_buttons(self, guide: Guide) -> None:
+        for number, part in enumerate(guide.parts, start=1):
+            label = guide.messages.button("part", number=number, title=part.title)
+            if len(label) > MAX_LABEL_CHARS["buttons"]:
+                self._file = self._part_files.get(part.id, "parts/")
+                self.problem(
+                    f"part {part.id}",
+                    f"title: its menu button {label!r} has {len(label)} characters; a narrow "
+                    f"phone shows {MAX_LABEL_CHARS['buttons']}",
+                )
 
     def _check_rendered_resources(self, guide: Guide) -> None:
         rendered = guide.messages.text("resources", resources=guide.render_resources())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
+from html import unescape
 from types import MappingProxyType
 
 from bot.content.spec import MESSAGE_SPEC, MessageFormat
@@ -42,10 +44,17 @@ class Step:
     kind: StepKind
     text: Markup
     part_id: str
+    safety: bool = False  # one of the safety essentials, also shown by /safety
 
     @property
     def is_checklist(self) -> bool:
         return self.kind is StepKind.CHECKLIST
+
+    @property
+    def title(self) -> str:
+        """A checklist item's question: its opening bold line, as plain text."""
+        found = re.match(r"<b>(.*?)</b>", self.text)
+        return unescape(re.sub(r"<[^>]+>", "", found.group(1) if found else self.text))
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,7 @@ class Part:
     title: str
     intro: Markup
     steps: tuple[Step, ...]
+    answers: tuple[str, str] | None = None  # a checklist's two answers: yes, not yet
 
     @cached_property
     def checklist(self) -> tuple[Step, ...]:
@@ -64,9 +74,11 @@ class Part:
 class Resource:
     id: str
     kind: ResourceKind
+    group: str
     title: str
     description: str
     author: str | None = None
+    details: str | None = None  # what finds it: year, studio, host, publisher
     url: str | None = None
 
     def render(self) -> Markup:
@@ -77,8 +89,23 @@ class Resource:
             else (f"<b>{escape(self.title)}</b>")
         )
         byline = f", {escape(self.author)}" if self.author else ""
+        details = f" ({escape(self.details)})" if self.details else ""
         icon = RESOURCE_ICONS[self.kind]
-        return Markup(f"{icon} {title}{byline}\n{escape(self.description)}")
+        return Markup(f"{icon} {title}{byline}{details}\n{escape(self.description)}")
+
+
+@dataclass(frozen=True)
+class ResourceGroup:
+    """A few resources of one sort (watch, read, learn in person): one message."""
+
+    id: str
+    title: str
+    intro: str
+    resources: tuple[Resource, ...]
+
+    def render(self) -> Markup:
+        items = "\n\n".join(resource.render() for resource in self.resources)
+        return Markup(f"<b>{escape(self.title)}</b>\n{escape(self.intro)}\n\n{items}")
 
 
 class Messages:
@@ -109,11 +136,14 @@ class Messages:
     def reminder(self, key: str, **values: object) -> str:
         return self._fill("reminder", key, values)
 
+    def profile(self, key: str) -> str:
+        return self._tables["profile"][key]
+
 
 @dataclass(frozen=True)
 class Guide:
     parts: tuple[Part, ...]
-    resources: tuple[Resource, ...]
+    resources: tuple[ResourceGroup, ...]
     messages: Messages = field(compare=False)
     _index: Mapping[str, tuple[int, int]] = field(init=False, repr=False, compare=False)
 
@@ -132,6 +162,10 @@ class Guide:
         object.__setattr__(self, "_index", MappingProxyType(index))
 
     @property
+    def safety_steps(self) -> tuple[Step, ...]:
+        return tuple(step for part in self.parts for step in part.steps if step.safety)
+
+    @property
     def first_step(self) -> Step:
         return self.parts[0].steps[0]
 
@@ -147,4 +181,4 @@ class Guide:
         return next((part for part in self.parts if part.id == part_id), None)
 
     def render_resources(self) -> Markup:
-        return Markup("\n\n".join(resource.render() for resource in self.resources))
+        return Markup("\n\n".join(group.render() for group in self.resources))

@@ -28,17 +28,25 @@ MESSAGE_SPEC: dict[str, dict[str, tuple[MessageFormat, frozenset[str]]]] = {
             "privacy": (),
             "help": (),
             "menu": (),
-            "welcome_back": (
+            "safety": ("essentials",),
+            "step_header": (
                 "part_number",
                 "part_count",
                 "part_title",
                 "step_number",
                 "step_count",
             ),
-            "progress": ("overview",),
-            "checklist_summary": ("title", "ticked", "total"),
-            "checklist_all_ticked": (),
-            "checklist_unticked": ("unticked",),
+            "your_answer": ("answer",),
+            "welcome_back": ("where",),
+            "welcome_back_finished": (),
+            "progress": ("overview", "where"),
+            "progress_done": (),
+            "progress_line": ("mark", "number", "title"),
+            "progress_line_checklist": ("mark", "number", "title", "yes", "total"),
+            "checklist_summary": ("title", "yes", "total"),
+            "checklist_all_yes": (),
+            "checklist_open": ("open",),
+            "my_checklists": ("checklists",),
             "finished": (),
             "resources": ("resources",),
             "restart_confirm": (),
@@ -61,9 +69,6 @@ MESSAGE_SPEC: dict[str, dict[str, tuple[MessageFormat, frozenset[str]]]] = {
             "under18": (),
             "next": (),
             "back": (),
-            "tick": (),
-            "untick": (),
-            "skip": (),
             "menu": (),
             "continue": (),
             "resources": (),
@@ -80,29 +85,36 @@ MESSAGE_SPEC: dict[str, dict[str, tuple[MessageFormat, frozenset[str]]]] = {
             "tidy_on": (),
             "tidy_off": (),
             "delete": (),
+            "checklist": (),
+            "safety": (),
         },
     ),
-    "notices": _keys(
-        P,
-        {
-            "stale": (),
-            "ticked": (),
-            "unticked": (),
-            "saved": (),
-            "hidden": (),
-            "tidy_on": (),
-            "tidy_off": (),
-        },
-    ),
+    "notices": _keys(P, {"stale": (), "hidden": (), "tidy_on": (), "tidy_off": ()}),
     "reminder": {
-        **_keys(H, {"text": (), "offer": (), "set": ("when",), "off": (), "pending": ("when",)}),
+        **_keys(H, {"text": (), "offer": (), "set": ("when",), "off": (), "nothing_left": ()}),
         **_keys(
             P, {"continue": (), "tomorrow": (), "in_3_days": (), "in_a_week": (), "no_thanks": ()}
         ),
     },
+    # The bot's Telegram profile: shown in an empty chat before Start, and in its profile
+    # and share previews. Plain text; set at start-up.
+    "profile": _keys(P, {"description": (), "short_description": ()}),
 }
 
-MAX_LABEL_CHARS = {"buttons": 40, "notices": 200, "reminder": 40}
+# Telegram's limits for plain texts, and for buttons what a narrow phone shows uncut: a
+# button alone on its row keeps about 32 characters, one of two or three about 16.
+MAX_LABEL_CHARS = {
+    "buttons": 32,
+    "notices": 200,
+    "reminder": 32,
+    "profile": 512,
+}
+MAX_PROFILE_CHARS = {"description": 512, "short_description": 120}
+SHARED_ROW_BUTTONS = frozenset(
+    {"back", "menu", "remind", "progress", "resources", "restart", "restart_yes", "cancel"}
+)
+MAX_SHARED_ROW_CHARS = 16
+MAX_ANSWER_CHARS = 16  # a checklist's two answers share a row
 
 # Reminder texts can pop up on a lock screen unasked, so none of these may appear there.
 DISCREET_TABLE = "reminder"

@@ -1,6 +1,9 @@
 """Callback data: a small, versioned, prefixed format, far below Telegram's 64 bytes.
 
-    g1:<code>[:<target>]      e.g. "g1:t:talk.lube" (tick), "g1:j:talk" (jump), "g1:m" (menu)
+    g1:<code>[:<target>]      e.g. "g1:a:talk.lube" (yes), "g1:j:talk" (jump), "g1:m" (menu)
+
+Codes retired with an older version ("t", "x", "k": tick, untick, skip) decode to None, so
+their buttons get the stale-button answer.
 
 Anything else (an older format, a typo, forged data) decodes to None.
 """
@@ -19,9 +22,8 @@ _CODES: dict[Verb, str] = {
     Verb.UNDERAGE: "u",
     Verb.NEXT: "n",
     Verb.BACK: "b",
-    Verb.TICK: "t",
-    Verb.UNTICK: "x",
-    Verb.SKIP: "k",
+    Verb.YES: "a",
+    Verb.NOT_YET: "an",
     Verb.RESUME: "r",
     Verb.MENU: "m",
     Verb.JUMP: "j",
@@ -39,6 +41,8 @@ _CODES: dict[Verb, str] = {
     Verb.REMIND_SET: "R",
     Verb.HIDE: "hd",
     Verb.TIDY: "td",
+    Verb.CHECKLIST: "ck",
+    Verb.SAFETY: "sf",
 }
 _VERBS = {code: verb for verb, code in _CODES.items()}
 _TARGET = re.compile(r"^[a-z0-9][a-z0-9.-]{0,47}$")

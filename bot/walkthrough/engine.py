@@ -7,6 +7,7 @@ from dataclasses import replace
 from bot.content import Guide, Part, Step
 from bot.walkthrough import screens
 from bot.walkthrough.model import (
+    ANSWER_VERBS,
     PART_VERBS,
     REMINDER_CHOICES,
     REMINDER_OFF,
@@ -40,6 +41,7 @@ def resolve(guide: Guide, progress: Progress) -> Progress:
     if (
         step is not None
         and progress.ticked <= guide.checklist_ids
+        and progress.not_yet <= guide.checklist_ids
         and step.part_id in progress.seen_parts
         and progress.seen_parts <= guide.part_ids
         and guide.position(step.id)[1] == progress.step_index
@@ -47,6 +49,7 @@ def resolve(guide: Guide, progress: Progress) -> Progress:
     ):
         return progress  # already fits: the common case, kept cheap
     ticked = progress.ticked & guide.checklist_ids
+    not_yet = progress.not_yet & guide.checklist_ids
     seen = progress.seen_parts & guide.part_ids
     if step is None:
         part = guide.part(progress.step_id.partition(".")[0])
@@ -61,6 +64,7 @@ def resolve(guide: Guide, progress: Progress) -> Progress:
             step_index=guide.position(step.id)[1],
             view=View.STEP,
             ticked=ticked,
+            not_yet=not_yet,
             seen_parts=seen | {step.part_id},
             reviewing=False,
         )
@@ -69,6 +73,7 @@ def resolve(guide: Guide, progress: Progress) -> Progress:
     return replace(
         progress,
         ticked=ticked,
+        not_yet=not_yet,
         seen_parts=seen | {step.part_id},
         step_index=guide.position(step.id)[1],
     )
@@ -132,17 +137,10 @@ def _handle_step(guide: Guide, progress: Progress, action: Action) -> Outcome:
         return stale(guide, progress)
     step = guide.step(progress.step_id)
     assert step is not None
-    if verb in (Verb.TICK, Verb.UNTICK):
+    if verb in ANSWER_VERBS:
         if not step.is_checklist:
             return stale(guide, progress)
-        ticked = progress.ticked | {step.id} if verb is Verb.TICK else progress.ticked - {step.id}
-        key = "ticked" if verb is Verb.TICK else "unticked"
-        return show(
-            guide,
-            replace(progress, ticked=ticked),
-            in_place=True,
-            notice=guide.messages.notice(key),
-        )
+        return show(guide, _forward(guide, _answer(progress, step, verb is Verb.YES), step))
     if verb is Verb.BACK:
         if progress.view is not View.STEP:
             return show(guide, replace(progress, view=View.STEP))
@@ -154,7 +152,13 @@ def _handle_other(guide: Guide, progress: Progress, verb: Verb) -> Outcome:
     if verb in (Verb.RESUME, Verb.CONFIRM):
         return show(guide, progress)
     if verb is Verb.START:
+        if progress.view is View.FINISHED:
+            return Outcome(progress, screens.welcome_back_finished(guide))
         return Outcome(progress, screens.welcome_back(guide, progress))
+    if verb is Verb.CHECKLIST:
+        return Outcome(progress, screens.my_checklists(guide, progress))
+    if verb is Verb.SAFETY:
+        return Outcome(progress, screens.safety(guide))
     if verb is Verb.UNDERAGE:
         return Outcome(None, screens.info(guide, "under18", False), Effect.FORGET)
     if verb is Verb.MENU:
@@ -188,6 +192,8 @@ def _handle_other(guide: Guide, progress: Progress, verb: Verb) -> Outcome:
     if verb is Verb.CANCEL:
         return Outcome(progress, screens.info(guide, "cancelled", True))
     if verb is Verb.REMIND:
+        if progress.view is View.FINISHED:  # nothing left to come back for
+            return Outcome(progress, screens.remind_nothing_left(guide))
         return Outcome(progress, screens.remind_offer(guide))
     return stale(guide, progress)
 
@@ -212,6 +218,16 @@ def _at(
         view=view,
         reviewing=reviewing,
         seen_parts=progress.seen_parts | {step.part_id},
+    )
+
+
+def _answer(progress: Progress, step: Step, yes: bool) -> Progress:
+    if yes:
+        return replace(
+            progress, ticked=progress.ticked | {step.id}, not_yet=progress.not_yet - {step.id}
+        )
+    return replace(
+        progress, ticked=progress.ticked - {step.id}, not_yet=progress.not_yet | {step.id}
     )
 
 

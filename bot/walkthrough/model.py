@@ -22,11 +22,18 @@ class Progress:
     step_id: str
     step_index: int = 0  # the step's index in its part when saved: finds a removed step's heir
     view: View = View.STEP
-    ticked: frozenset[str] = frozenset()
+    ticked: frozenset[str] = frozenset()  # checklist items answered "yes"
     seen_parts: frozenset[str] = frozenset()
     reviewing: bool = False  # next/back move among the open items of the current checklist
     finished: bool = False  # reached the end of the guide at least once
     tidy: bool = False  # keep only the current step in the chat (a privacy setting)
+    not_yet: frozenset[str] = frozenset()  # checklist items answered "not yet"
+
+    def answer(self, step_id: str) -> bool | None:
+        """The user's answer to a checklist item: yes, not yet (False), or none."""
+        if step_id in self.ticked:
+            return True
+        return False if step_id in self.not_yet else None
 
 
 class Verb(StrEnum):
@@ -37,9 +44,8 @@ class Verb(StrEnum):
     # moving through the guide; these carry the step id they were shown on
     NEXT = "next"
     BACK = "back"
-    TICK = "tick"
-    UNTICK = "untick"
-    SKIP = "skip"
+    YES = "yes"  # a checklist item's answer; moves on
+    NOT_YET = "not_yet"  # the other answer; moves on too
     # anywhere
     RESUME = "resume"
     MENU = "menu"
@@ -57,11 +63,14 @@ class Verb(StrEnum):
     REMIND = "remind"  # offer reminder choices
     REMIND_SET = "remind_set"  # target: a key of REMINDER_DELAYS, or "off"
     HIDE = "hide"  # clear the chat, keep the progress
+    CHECKLIST = "checklist"  # send both checklists with their answers, to keep
+    SAFETY = "safety"  # the safety essentials, at any time
     TIDY = "tidy"  # switch "keep only the current step in the chat" on or off
     UNKNOWN = "unknown"  # a button this version does not know (old or forged): stale
 
 
-STEP_VERBS = frozenset({Verb.NEXT, Verb.BACK, Verb.TICK, Verb.UNTICK, Verb.SKIP})
+STEP_VERBS = frozenset({Verb.NEXT, Verb.BACK, Verb.YES, Verb.NOT_YET})
+ANSWER_VERBS = frozenset({Verb.YES, Verb.NOT_YET})
 PART_VERBS = frozenset({Verb.JUMP, Verb.REVIEW})
 TARGET_VERBS = STEP_VERBS | PART_VERBS | {Verb.REMIND_SET}
 
@@ -92,7 +101,7 @@ class Button:
 class Screen:
     text: Markup
     rows: tuple[tuple[Button, ...], ...] = ()
-    notice: str | None = None  # a short pop-up, e.g. "Ticked"
+    notice: str | None = None  # a short pop-up, e.g. "Saved"
     in_place: bool = False  # an update of the screen the user acted on, not a new one
 
     @property

@@ -60,42 +60,48 @@ def step_screen(guide: Guide, progress: Progress) -> Screen:
     assert step is not None, "progress is resolved before screens are built"
     part_index, step_index = guide.position(step.id)
     part = guide.parts[part_index]
-    lines = [f"<b>Part {part_index + 1} of {len(guide.parts)} · {escape(part.title)}</b>"]
-    if step.is_checklist:
-        checklist = part.checklist
-        lines.append(f"<i>Checklist · {checklist.index(step) + 1} of {len(checklist)}</i>")
-    else:
-        lines.append(f"<i>Step {step_index + 1} of {len(part.steps)}</i>")
-    lines.append("")
+    lines = [header(guide, part_index, step_index), ""]
     if step_index == 0:
         lines += [f"<i>{part.intro}</i>", ""]
     lines.append(step.text)
-    ticked = step.id in progress.ticked
-    if ticked:
-        lines += ["", "✅ <i>Ticked</i>"]
+    answer = progress.answer(step.id) if step.is_checklist else None
+    if answer is not None and part.answers is not None:
+        label = part.answers[0] if answer else part.answers[1]
+        lines += ["", guide.messages.text("your_answer", answer=label)]
     at_very_start = part_index == 0 and step_index == 0 and not progress.reviewing
     # the end of a part is a natural pause: offer a reminder there (not at the very end)
     pause = step_index == len(part.steps) - 1 and part_index < len(guide.parts) - 1
     return Screen(
         Markup("\n".join(lines)),
         (
-            step_buttons(guide, step, ticked),
+            step_buttons(guide, part, step),
             menu_row(guide, step, back=not at_very_start, remind=pause),
         ),
     )
 
 
-def step_buttons(guide: Guide, step: Step, ticked: bool) -> Row:
-    if step.is_checklist and not ticked:
+def header(guide: Guide, part_index: int, step_index: int) -> str:
+    """Where a step is, counted one way everywhere: part m of n, step i of the part's k."""
+    part = guide.parts[part_index]
+    return guide.messages.text(
+        "step_header",  # Markup: the placeholders are escaped
+        part_number=part_index + 1,
+        part_count=len(guide.parts),
+        part_title=part.title,
+        step_number=step_index + 1,
+        step_count=len(part.steps),
+    )
+
+
+def step_buttons(guide: Guide, part: Part, step: Step) -> Row:
+    if step.is_checklist and part.answers is not None:
+        yes, not_yet = part.answers
         return (
-            button(guide, "tick", Verb.TICK, step.id, primary=True),
-            button(guide, "skip", Verb.SKIP, step.id),
+            Button(yes, Action(Verb.YES, step.id), primary=True),
+            Button(not_yet, Action(Verb.NOT_YET, step.id)),
         )
     forward = "finish" if step.id == guide.parts[-1].steps[-1].id else "next"
-    forward_button = button(guide, forward, Verb.NEXT, step.id, primary=True)
-    if step.is_checklist:
-        return (button(guide, "untick", Verb.UNTICK, step.id), forward_button)
-    return (forward_button,)
+    return (button(guide, forward, Verb.NEXT, step.id, primary=True),)
 
 
 def checklist_summary(guide: Guide, progress: Progress) -> Screen:
@@ -103,15 +109,13 @@ def checklist_summary(guide: Guide, progress: Progress) -> Screen:
     assert step is not None
     part = guide.parts[guide.position(step.id)[0]]
     items = part.checklist
-    ticked = sum(item.id in progress.ticked for item in items)
-    open_items = len(items) - ticked
-    text = guide.messages.text(
-        "checklist_summary", title=part.title, ticked=ticked, total=len(items)
-    )
+    yes = sum(item.id in progress.ticked for item in items)
+    open_items = len(items) - yes
+    text = guide.messages.text("checklist_summary", title=part.title, yes=yes, total=len(items))
     extra = (
-        guide.messages.text("checklist_unticked", unticked=open_items)
+        guide.messages.text("checklist_open", open=open_items)
         if open_items
-        else guide.messages.text("checklist_all_ticked")
+        else guide.messages.text("checklist_all_yes")
     )
     first_row: Row = (button(guide, "continue", Verb.NEXT, step.id, primary=True),)
     if open_items:
@@ -120,13 +124,20 @@ def checklist_summary(guide: Guide, progress: Progress) -> Screen:
 
 
 def finished(guide: Guide) -> Screen:
-    return Screen(
-        guide.messages.text("finished"),
-        (
-            (button(guide, "resources", Verb.RESOURCES, primary=True),),
-            (button(guide, "menu", Verb.MENU), button(guide, "restart", Verb.RESTART)),
-        ),
+    return Screen(guide.messages.text("finished"), after_the_end(guide))
+
+
+def after_the_end(guide: Guide) -> tuple[Row, ...]:
+    return (
+        (button(guide, "resources", Verb.RESOURCES, primary=True),),
+        (button(guide, "checklist", Verb.CHECKLIST),),
+        (button(guide, "menu", Verb.MENU), button(guide, "restart", Verb.RESTART)),
     )
+
+
+def welcome_back_finished(guide: Guide) -> Screen:
+    """A returning user who has read it all: no "carry on", just where they might go."""
+    return Screen(guide.messages.text("welcome_back_finished"), after_the_end(guide))
 
 
 def welcome(guide: Guide) -> Screen:
@@ -141,15 +152,7 @@ def welcome(guide: Guide) -> Screen:
 
 def welcome_back(guide: Guide, progress: Progress) -> Screen:
     part_index, step_index = guide.position(progress.step_id)
-    part = guide.parts[part_index]
-    text = guide.messages.text(
-        "welcome_back",
-        part_number=part_index + 1,
-        part_count=len(guide.parts),
-        part_title=part.title,
-        step_number=step_index + 1,
-        step_count=len(part.steps),
-    )
+    text = guide.messages.text("welcome_back", where=Markup(header(guide, part_index, step_index)))
     return Screen(text, (continue_row(guide), (button(guide, "menu", Verb.MENU),)))
 
 
@@ -164,6 +167,7 @@ def menu(guide: Guide) -> Screen:
             continue_row(guide),
             *parts,
             (button(guide, "progress", Verb.PROGRESS), button(guide, "resources", Verb.RESOURCES)),
+            (button(guide, "safety", Verb.SAFETY),),
             (button(guide, "remind", Verb.REMIND), button(guide, "restart", Verb.RESTART)),
             (button(guide, "hide", Verb.HIDE),),
         ),
@@ -171,13 +175,25 @@ def menu(guide: Guide) -> Screen:
 
 
 def progress_overview(guide: Guide, progress: Progress) -> Screen:
-    here = guide.position(progress.step_id)[0]
+    part_index, step_index = guide.position(progress.step_id)
     lines = [
-        overview_line(guide, number, part, progress, number - 1 == here)
+        overview_line(guide, number, part, progress, number - 1 == part_index)
         for number, part in enumerate(guide.parts, start=1)
     ]
-    text = guide.messages.text("progress", overview=Markup("\n".join(lines)))
-    return Screen(text, (continue_row(guide), (button(guide, "menu", Verb.MENU),)))
+    where = (
+        guide.messages.text("progress_done")
+        if progress.view is View.FINISHED
+        else header(guide, part_index, step_index)
+    )
+    text = guide.messages.text("progress", overview=Markup("\n".join(lines)), where=where)
+    return Screen(
+        text,
+        (
+            continue_row(guide),
+            (button(guide, "checklist", Verb.CHECKLIST),),
+            (button(guide, "menu", Verb.MENU),),
+        ),
+    )
 
 
 def overview_line(guide: Guide, number: int, part: Part, progress: Progress, here: bool) -> str:
@@ -186,11 +202,35 @@ def overview_line(guide: Guide, number: int, part: Part, progress: Progress, her
         if here and progress.view is not View.FINISHED
         else ("✅" if part.id in progress.seen_parts else "○")
     )
-    line = f"{mark} {number}. {escape(part.title)}"
-    if part.checklist:
-        ticked = sum(item.id in progress.ticked for item in part.checklist)
-        line += f": {ticked} of {len(part.checklist)} ticked"
-    return line
+    if not part.checklist:
+        return guide.messages.text("progress_line", mark=mark, number=number, title=part.title)
+    yes = sum(item.id in progress.ticked for item in part.checklist)
+    return guide.messages.text(
+        "progress_line_checklist",
+        mark=mark,
+        number=number,
+        title=part.title,
+        yes=yes,
+        total=len(part.checklist),
+    )
+
+
+ANSWER_MARKS = {True: "✅", False: "⏳", None: "○"}
+
+
+def my_checklists(guide: Guide, progress: Progress) -> Screen:
+    """Both checklists with each item's answer, as one message for the user to keep."""
+    blocks = []
+    for part in guide.parts:
+        if not part.checklist:
+            continue
+        items = [
+            f"{ANSWER_MARKS[progress.answer(item.id)]} {escape(item.title)}"
+            for item in part.checklist
+        ]
+        blocks.append("\n".join([f"<b>{escape(part.title)}</b>", *items]))
+    text = guide.messages.text("my_checklists", checklists=Markup("\n\n".join(blocks)))
+    return Screen(text, (continue_row(guide),))
 
 
 def resources(guide: Guide) -> Screen:
@@ -225,8 +265,14 @@ def hidden(guide: Guide) -> Screen:
 def confirm(guide: Guide, key: str, yes_key: str, yes: Verb) -> Screen:
     return Screen(
         guide.messages.text(key),
-        ((button(guide, yes_key, yes), button(guide, "cancel", Verb.CANCEL, primary=True)),),
+        ((button(guide, yes_key, yes),), (button(guide, "cancel", Verb.CANCEL, primary=True),)),
     )
+
+
+def safety(guide: Guide) -> Screen:
+    """The safety essentials from across the walk, in one message."""
+    essentials = Markup("\n\n".join(step.text for step in guide.safety_steps))
+    return Screen(guide.messages.text("safety", essentials=essentials), (continue_row(guide),))
 
 
 def remind_offer(guide: Guide) -> Screen:
@@ -252,6 +298,10 @@ def remind_done(guide: Guide, choice: str) -> Screen:
     else:
         text = label("set", when=label(REMINDER_CHOICES[choice][1]).lower())
     return Screen(Markup(text), (continue_row(guide),))
+
+
+def remind_nothing_left(guide: Guide) -> Screen:
+    return Screen(Markup(guide.messages.reminder("nothing_left")), after_the_end(guide))
 
 
 def reminder(guide: Guide) -> Screen:

@@ -1,0 +1,84 @@
+"""Checks on how the guide reads, beyond what Telegram would accept: no two neighbouring
+messages open alike or repeat a sentence, the ending is not said twice, one narrator."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections.abc import Iterable, Mapping
+from html import unescape
+
+from bot.content.model import Guide, Step
+
+WORDS_PER_MINUTE = 200  # a calm reading pace
+NARRATOR_NAME = "Gently"
+NAME_ALLOWED_IN = frozenset({"welcome"})  # where the bot introduces itself by name
+
+
+def plain(text: str) -> str:
+    return unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def opening_word(text: str) -> str:
+    found = re.search(r"[^\W\d_]+", plain(text))
+    return found.group(0).lower() if found else ""
+
+
+def sentences(text: str) -> set[str]:
+    """Sentences of three words or more, normalised, for spotting repeats."""
+    found = set()
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", plain(text)):
+        words = re.findall(r"[^\W_]+", sentence.lower())
+        if len(words) >= 3:
+            found.add(" ".join(words))
+    return found
+
+
+def reading_seconds(text: str) -> int:
+    words = len(re.findall(r"[^\W_]+", plain(text)))
+    return max(1, round(words * 60 / WORDS_PER_MINUTE))
+
+
+def walk(guide: Guide) -> list[Step]:
+    return [step for part in guide.parts for step in part.steps]
+
+
+def check_voice(
+    guide: Guide, messages: Mapping[str, Mapping[str, str]], part_files: Mapping[str, str]
+) -> list[str]:
+    problems: list[str] = []
+    steps = walk(guide)
+    for before, after in itertools.pairwise(steps):
+        where = f"{part_files.get(after.part_id, 'parts/')}: step {after.id}"
+        if opening_word(before.text) == opening_word(after.text):
+            problems.append(
+                f"{where}: opens with {opening_word(after.text)!r} like the step before "
+                f"({before.id}); vary the openings"
+            )
+        for repeated in sorted(sentences(before.text) & sentences(after.text)):
+            problems.append(f"{where}: repeats a sentence of {before.id}: {repeated!r}")
+    finish = messages.get("text", {}).get("finished", "")
+    for repeated in sorted(sentences(steps[-1].text) & sentences(finish)) if steps else []:
+        problems.append(
+            f"messages.toml: [text]: finished: repeats the last step ({steps[-1].id}): {repeated!r}"
+        )
+    problems += narrator_problems(messages)
+    return problems
+
+
+def narrator_problems(messages: Mapping[str, Mapping[str, str]]) -> Iterable[str]:
+    """One narrator: the bot speaks as "I", never as "the bot" or by name (but to say
+    hello)."""
+    for table, texts in messages.items():
+        for key, text in texts.items():
+            lowered = plain(text).lower()
+            if "the bot" in lowered:
+                yield (
+                    f"messages.toml: [{table}]: {key}: says 'the bot'; the narrator speaks "
+                    "as 'I' throughout"
+                )
+            if table != "profile" and key not in NAME_ALLOWED_IN and NARRATOR_NAME in text:
+                yield (
+                    f"messages.toml: [{table}]: {key}: names {NARRATOR_NAME}; the narrator "
+                    "speaks as 'I' (the name belongs in the welcome)"
+                )
