@@ -31,12 +31,13 @@ JOURNAL_SIZE_LIMIT = 1 << 20
 
 UPSERT_PROGRESS = """
 INSERT INTO users (user_id, acknowledged_at, step_id, step_index, view, ticked, seen_parts,
-                   reviewing, tidy, started_at, last_seen_at, finished_at)
+                   reviewing, tidy, not_yet, started_at, last_seen_at, finished_at)
 VALUES (:user_id, :now, :step_id, :step_index, :view, :ticked, :seen_parts, :reviewing,
-        :tidy, :now, :now, CASE WHEN :finished THEN :now END)
+        :tidy, :not_yet, :now, :now, CASE WHEN :finished THEN :now END)
 ON CONFLICT (user_id) DO UPDATE SET
     step_id = excluded.step_id, step_index = excluded.step_index, view = excluded.view,
     ticked = excluded.ticked, seen_parts = excluded.seen_parts, tidy = excluded.tidy,
+    not_yet = excluded.not_yet,
     reviewing = excluded.reviewing, last_seen_at = excluded.last_seen_at, blocked_at = NULL,
     finished_at = CASE WHEN :finished THEN COALESCE(users.finished_at, :now) END
 """
@@ -180,10 +181,10 @@ class Store:
     async def load_user(self, user_id: int) -> StoredUser | None:
         row = await self._fetchone(
             "SELECT step_id, step_index, view, ticked, seen_parts, reviewing, finished_at, "
-            "tidy, blocked_at FROM users WHERE user_id = ?",
+            "tidy, not_yet, blocked_at FROM users WHERE user_id = ?",
             (user_id,),
         )
-        return StoredUser(_progress_from_row(row[:8]), row[8] is not None) if row else None
+        return StoredUser(_progress_from_row(row[:9]), row[9] is not None) if row else None
 
     async def save(self, user_id: int, progress: Progress, now: int) -> None:
         """Insert or update the user's progress in one atomic statement, committed on return."""
@@ -199,6 +200,7 @@ class Store:
                 "seen_parts": json.dumps(sorted(progress.seen_parts)),
                 "reviewing": int(progress.reviewing),
                 "tidy": int(progress.tidy),
+                "not_yet": json.dumps(sorted(progress.not_yet)),
                 "finished": int(progress.finished),
             },
         )
@@ -440,7 +442,7 @@ class Store:
 
 
 def _progress_from_row(row: Sequence[Any]) -> Progress:
-    step_id, step_index, view, ticked, seen_parts, reviewing, finished_at, tidy = row
+    step_id, step_index, view, ticked, seen_parts, reviewing, finished_at, tidy, not_yet = row
     try:
         view_value = View(view)
     except ValueError:
@@ -454,4 +456,5 @@ def _progress_from_row(row: Sequence[Any]) -> Progress:
         reviewing=bool(reviewing),
         finished=finished_at is not None,
         tidy=bool(tidy),
+        not_yet=frozenset(json.loads(not_yet)),
     )

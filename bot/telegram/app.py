@@ -9,8 +9,9 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from telegram import BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
 from telegram.constants import ParseMode
+from telegram.error import TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -117,7 +118,18 @@ class Gently:
         self._heartbeat = asyncio.create_task(self._beat_forever(app), name="heartbeat")
         commands = [BotCommand(name, description) for name, (_, description) in COMMANDS.items()]
         await app.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
+        await self._set_profile(app.bot)
         log.info("Gently is ready (database %s)", self.settings.db_path)
+
+    async def _set_profile(self, bot: Bot) -> None:
+        """The texts Telegram shows before Start and in the bot's profile, from content/.
+        Cosmetic: a refusal is one warning and the bot serves anyway."""
+        profile = self.guide.messages.profile
+        try:
+            await bot.set_my_description(profile("description"))
+            await bot.set_my_short_description(profile("short_description"))
+        except TelegramError as error:
+            log.warning("could not set the bot's profile texts: %s", error.message)
 
     async def post_shutdown(self, app: Application) -> None:  # type: ignore[type-arg]
         await self.delivery.settle()

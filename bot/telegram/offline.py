@@ -32,6 +32,8 @@ TRUE_METHODS = {
     "setMyCommands",
     "deleteMyCommands",
     "deleteMessages",
+    "setMyDescription",
+    "setMyShortDescription",
     "leaveChat",
     "setWebhook",
     "deleteWebhook",
