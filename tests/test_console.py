@@ -27,10 +27,10 @@ def console(db: Path, keys: list[str], user: str = "tester") -> str:
 def test_walks_the_whole_guide_with_enter_alone(tmp_path: Path) -> None:
     out = console(tmp_path / "g.sqlite3", [""] * 120 + ["q"])
     assert "Part 1 of 5 · Collect information" in out
-    assert "Checklist · 10 of 10" in out
-    assert "You ticked 10 of 10" in out
+    assert "Step 13 of 14" in out  # the tenth checklist question
+    assert "You answered yes to 10 of 10" in out
     assert "Part 5 of 5 · What to watch and read" in out
-    assert "You have reached the end of the guide." in out
+    assert "That's the whole guide." in out
     assert "\033[" not in out, "no terminal colours when output is piped"
 
 
@@ -40,25 +40,24 @@ def test_quitting_and_starting_again_resumes_at_the_same_step(tmp_path: Path) ->
     assert "Step 3 of 14" in first
     assert "Your place is saved." in first
     second = console(db, ["", "q"])
-    assert "Welcome back." in second
-    assert "part 1 of 5, Collect information, step 3 of 14" in second
-    assert second.count("Step 3 of 14") == 1
+    assert "Welcome back. You were here:" in second
+    assert second.count("Part 1 of 5 · Collect information\nStep 3 of 14") == 2  # then the step
     other = console(db, ["q"], user="someone-else")
     assert "Hello, and welcome to Gently." in other
 
 
-def test_commands_ticks_labels_and_review(tmp_path: Path) -> None:
+def test_commands_answers_labels_and_review(tmp_path: Path) -> None:
     db = tmp_path / "g.sqlite3"
     keys = ["", "", "", ""]  # confirm, then three text steps to the first checklist item
-    keys += ["tick", "next"]  # collect.why ticked by label
-    keys += ["skip"] * 9  # the rest skipped: summary
-    keys += ["/resources", "1", "/progress", "/menu", "go over the open ones", "nonsense", "q"]
+    keys += ["yes"]  # collect.why answered by label, one tap
+    keys += ["not yet"] * 9  # the rest: the summary
+    keys += ["go over the open ones", "/resources", "1", "/progress", "/menu", "nonsense", "q"]
     out = console(db, keys)
-    assert "✅ Ticked" in out
-    assert "You ticked 1 of 10" in out
-    assert "9 still open" in out
+    assert "You answered yes to 1 of 10" in out
+    assert '9 still say "not yet"' in out
     assert "Tristan Taormino" in out
-    assert "1. Collect information: 1 of 10 ticked" in out
+    assert "1. Collect information: 1 of 10 ready" in out
+    assert "Your answer: Not yet." in out  # going over the open ones shows the answer
     assert "Please pick one of the numbers above" in out
 
 
@@ -66,7 +65,7 @@ def test_delete_from_the_console(tmp_path: Path) -> None:
     db = tmp_path / "g.sqlite3"
     out = console(db, ["", "", "/delete", "2", "q"])
     assert "Erase everything?" in out
-    assert "Everything Gently kept about you is gone" in out
+    assert "Everything I kept about you is gone" in out
     again = console(db, ["q"])
     assert "Hello, and welcome to Gently." in again
 

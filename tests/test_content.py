@@ -13,6 +13,7 @@ from bot.content import (
     MAX_STEP_CHARS,
     ContentError,
     Guide,
+    Resource,
     StepKind,
     default_content_dir,
     load_guide,
@@ -35,26 +36,33 @@ def test_every_checklist_item_is_its_own_step_with_a_prompt(guide: Guide) -> Non
             assert step.text.startswith("<b>"), f"{step.id} should open with its prompt"
 
 
+def all_resources(guide: Guide) -> list[Resource]:
+    return [r for group in guide.resources for r in group.resources]
+
+
 def test_all_part_five_resources_are_listed(guide: Guide) -> None:
-    titles = {r.title: r for r in guide.resources}
-    assert "Bend Over Boyfriend" in titles
+    titles = {r.title: r for r in all_resources(guide)}
+    assert titles["Bend Over Boyfriend"].details == "1998, presented by sexologist Carol Queen"
     assert titles["The Ultimate Guide to Anal Sex for Women"].author == "Tristan Taormino"
     assert titles["The Ultimate Guide to Prostate Pleasure"].author == (
         "Charlie Glickman and Aislinn Emirzian"
     )
-    authors = {r.author for r in guide.resources}
-    assert {"Strap-on Jo", "M. Lunas", "Rosie Franklin"} <= authors
-    assert {"The Garden", "Good Vibrations"} <= set(titles)
-    assert any("Yes Means Yes" in (r.author or "") for r in guide.resources)
+    everything = " ".join(f"{r.title} {r.author} {r.description}" for r in all_resources(guide))
+    for name in ("Strap-on Jo", "M. Lunas", "Rosie Franklin", "Thomas Macaulay Millar"):
+        assert name in everything
+    assert {"The Garden", "Good Vibrations", "Yes Means Yes!"} <= set(titles)
+    # the two invented post titles are gone: posts are described by author and subject
+    assert not {"How to have the safer-sex talk", "Building consent into sex"} & set(titles)
     read = guide.part("read")
     assert read is not None
-    assert [s.id for s in read.steps][: len(guide.resources)] == [
-        f"read.{r.id}" for r in guide.resources
-    ]
+    # Part 5 is one message per group (watch, read, learn in person), as /resources is
+    assert [s.id for s in read.steps][:-1] == [f"read.{g.id}" for g in guide.resources]
+    assert [g.id for g in guide.resources] == ["watch", "read", "learn"]
+    assert read.steps[0].text in screens.resources(guide).text
 
 
 def test_no_invented_addresses(guide: Guide) -> None:
-    assert all(r.url is None for r in guide.resources)
+    assert all(r.url is None for r in all_resources(guide))
     everything = json.dumps([s.text for p in guide.parts for s in p.steps])
     assert "http" not in everything
 
@@ -66,6 +74,51 @@ def test_every_rendered_step_is_valid_telegram_html_and_short(guide: Guide) -> N
             text = screens.step_screen(guide, ticked).text
             assert html_problems(text) == [], step.id
             assert len(text) < MAX_STEP_CHARS + 300 < 4096
+
+
+def test_consent_is_unmistakable_and_the_warning_is_there(guide: Guide) -> None:
+    step = guide.step("collect.a-process")
+    assert step is not None
+    assert "Consent does not have to be smooth or sexy" in step.text
+    assert "It has to be there, every single time." in step.text
+    assert "uncomfortable at first" in step.text
+    assert "Nobody needs consent" not in step.text
+
+
+# Each safety essential a sex educator expects, by what its sentence must say.
+SAFETY_ESSENTIALS = {
+    "lube and materials": (
+        "Water-based lube is safe with everything",
+        "silicone toys",
+        "weakens latex",
+    ),
+    "no numbing": ("numbing creams", "Discomfort is how a body says slow down"),
+    "switching": ("Never go from a bottom to a vagina or a mouth without a fresh condom or glove",),
+    "nails": ("nails short and smooth",),
+    "body signals": ("fullness or pressure is normal", "Sharp pain or bleeding means stop"),
+    "when to see someone": ("see a doctor or a sexual-health clinic",),
+    "testing": ("tested", "lining of the rectum is thin"),
+    "mess": ("a little mess can happen", "nothing to be ashamed of"),
+    "stuck": ("urgent care", "don't go digging"),
+    "not medical advice": ("not medical advice",),
+}
+
+
+@pytest.mark.parametrize("essential", sorted(SAFETY_ESSENTIALS))
+def test_every_safety_essential_is_in_the_walk_and_in_one_place(
+    guide: Guide, essential: str
+) -> None:
+    in_one_place = screens.safety(guide).text
+    for phrase in SAFETY_ESSENTIALS[essential]:
+        assert any(phrase.lower() in s.text.lower() for s in guide.safety_steps), phrase
+        assert phrase.lower() in in_one_place.lower()
+
+
+def test_every_text_and_profile_is_within_telegrams_limits(guide: Guide) -> None:
+    assert len(guide.messages.profile("description")) <= 512
+    assert len(guide.messages.profile("short_description")) <= 120
+    assert len(screens.safety(guide).text) < 4096
+    assert len(screens.resources(guide).text) < 4096
 
 
 def copied_runs(directory: Path, source: frozenset[str]) -> set[str]:
@@ -129,7 +182,8 @@ BROKEN = {
     ),
     "empty text": (
         "parts/3-talk.toml",
-        'text = """<b>You have gloves.</b>\n\nThey make things smoother and cleaner, and they can look rather good."""',
+        'text = """<b>Gloves are on hand.</b>\n\nThey make fingers smoother and clean-up simpler, '
+        'and they can look rather dashing."""',
         'text = "  "',
         "step talk.gloves: text: is empty",
     ),
@@ -147,14 +201,14 @@ BROKEN = {
     ),
     "bare ampersand": (
         "parts/4-is-it-you.toml",
-        "gay, submissive or less",
-        "gay & submissive or less",
+        "gay, submissive or any less",
+        "gay & submissive or any less",
         "step you.not-gay: text: HTML Telegram would reject: bare '&'",
     ),
     "unclosed tag": (
         "parts/1-collect.toml",
-        "<b>Why do you want this?</b>",
-        "<b>Why do you want this?",
+        "<b>Do you know why you want this?</b>",
+        "<b>Do you know why you want this?",
         "step collect.why: text: HTML Telegram would reject: unclosed tag <b>",
     ),
     "resource without a title": (
@@ -171,15 +225,81 @@ BROKEN = {
     ),
     "unknown placeholder": (
         "messages.toml",
-        "You ticked {ticked} of {total}.",
-        "You ticked {tickd} of {total}.",
-        "[text]: checklist_summary: unknown placeholder {tickd}",
+        "You answered yes to {yes} of {total}.",
+        "You answered yes to {yess} of {total}.",
+        "[text]: checklist_summary: unknown placeholder {yess}",
     ),
     "explicit reminder": (
         "messages.toml",
         'text = """Ready to pick up where you left off?"""',
         'text = """Ready for more anal play?"""',
-        "[reminder]: text: reminders may show on a lock screen",
+        "[reminder]: text: may show on a lock screen",
+    ),
+    "explicit short description": (
+        "messages.toml",
+        'short_description = "A private,',
+        'short_description = "Anal play, private,',
+        "[profile]: short_description: may show on a lock screen or in a preview",
+    ),
+    "neighbours open alike": (
+        "parts/2-intimacy.toml",
+        "Then become the world's leading expert",
+        "Plenty of reason to become the world's leading expert",
+        "step intimacy.tell-them: opens with 'plenty' like the step before (intimacy.see-it)",
+    ),
+    "neighbours repeat a sentence": (
+        "parts/4-is-it-you.toml",
+        "There is far more to explore than one single act",
+        "Gay sex is sex that gay people have. There is far more to explore than one act",
+        "step you.play-not-sex: repeats a sentence of you.not-gay",
+    ),
+    "ending said twice": (
+        "messages.toml",
+        "Thank you for reading it with such care.",
+        "Be gentle with each other, and have fun.",
+        "[text]: finished: repeats the last step (read.bukowski)",
+    ),
+    "a second narrator": (
+        "messages.toml",
+        "I don't know that command.",
+        "The bot doesn't know that command.",
+        "[text]: unknown_command: says 'the bot'",
+    ),
+    "the narrator by name": (
+        "messages.toml",
+        "I don't know that command.",
+        "Gently doesn't know that command.",
+        "[text]: unknown_command: names Gently",
+    ),
+    "a button a phone cuts": (
+        "messages.toml",
+        'checklist = "Send me my checklist"',
+        'checklist = "Please send me my whole checklist now"',
+        "[buttons]: checklist: 37 characters; at most 32",
+    ),
+    "a shared-row button a phone cuts": (
+        "messages.toml",
+        'back = "← Back"',
+        'back = "← Back to the previous step"',
+        "[buttons]: back: 27 characters; at most 16",
+    ),
+    "a part title too long for its button": (
+        "parts/2-intimacy.toml",
+        'title = "Make it part of your intimacy"',
+        'title = "Make the area part of your intimacy"',
+        "part intimacy: title: its menu button",
+    ),
+    "a checklist without answers": (
+        "parts/3-talk.toml",
+        '[answers]\nyes = "✓ Ready"\nnot_yet = "Not yet"\n',
+        "",
+        "part talk: answers: a part with checklist items needs [answers]",
+    ),
+    "an answer too long to share a row": (
+        "parts/1-collect.toml",
+        'not_yet = "Not yet"',
+        'not_yet = "Not yet, I need time"',
+        "part collect [answers]: not_yet: plain text of at most 16 characters",
     ),
     "step id of another part": (
         "parts/2-intimacy.toml",
@@ -233,7 +353,9 @@ def test_check_content_summarises_valid_content() -> None:
     result = run_cli("check-content")
     assert result.returncode == 0, result.stderr
     assert "Part 1 · Collect information: 14 steps, 10 checklist items" in result.stdout
-    assert "24 checklist items, 9 resources" in result.stdout
+    assert "24 checklist items, 10 resources in 3 messages" in result.stdout
+    assert "Reading time per message" in result.stdout
+    assert "The whole walk: about" in result.stdout
 
 
 def test_check_content_lists_every_error(content_copy: Path) -> None:
@@ -254,4 +376,12 @@ def test_check_content_json_shape() -> None:
     assert set(section) == {"id", "title", "intro", "steps"}
     assert set(section["steps"][0]) == {"id", "kind", "text"}
     assert sum(s["kind"] == "checklist" for s in section["steps"]) == 14
-    assert set(data["resources"][0]) == {"kind", "title", "author", "description", "url"}
+    assert set(data["resources"][0]) == {
+        "group",
+        "kind",
+        "title",
+        "author",
+        "details",
+        "description",
+        "url",
+    }

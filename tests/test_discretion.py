@@ -23,11 +23,11 @@ MESSAGE_CALLS = ("sendMessage", "editMessageText", "editMessageReplyMarkup", "de
 
 
 async def walk(chat: Chat, user: int, taps: int) -> None:
-    """Tap the way forward `taps` times, ticking every checklist item on the way."""
+    """Tap the way forward `taps` times, answering "yes" to every checklist item."""
     for _ in range(taps):
         call = [c for c in chat.api.to(user) if c.buttons][-1]
         actions = {decode(data).verb: data for _, data in call.buttons if decode(data)}  # type: ignore[union-attr]
-        data = actions.get(Verb.TICK) or actions.get(Verb.NEXT) or actions[Verb.RESUME]
+        data = actions.get(Verb.YES) or actions.get(Verb.NEXT) or actions[Verb.RESUME]
         assert call.message_id is not None
         await chat.send(chat.updates.tap(user, data, call.message_id))
 
@@ -44,10 +44,10 @@ def progress_row(db: Path, user: int) -> list[tuple[object, ...]]:
 async def test_quick_exit_after_a_long_walk(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
         await chat.begin(ALICE)
-        await walk(chat, ALICE, 50)
+        await walk(chat, ALICE, 30)
         await chat.command(ALICE, "/progress")
         await chat.send(chat.updates.message(ALICE, "a typed word"))
-        await walk(chat, ALICE, 30)
+        await walk(chat, ALICE, 25)
         before = progress_row(db_path, ALICE)
         where = chat.last_text(ALICE)
         in_chat = chat.in_chat(ALICE)
@@ -146,7 +146,7 @@ async def test_tidy_mode_keeps_one_step_in_the_chat(guide: Guide, db_path: Path)
         await chat.command(ALICE, "/resume")
         assert len(chat.in_chat(ALICE)) == 1  # tidy: even the /resume command went
 
-        for _ in range(12):  # moving on, ticking, over a checklist's end: one call each
+        for _ in range(12):  # moving on, answering, over a checklist's end: one call each
             calls = message_calls(chat, ALICE)
             await walk(chat, ALICE, 1)
             assert message_calls(chat, ALICE) == calls + 1
@@ -154,7 +154,7 @@ async def test_tidy_mode_keeps_one_step_in_the_chat(guide: Guide, db_path: Path)
             assert len(chat.in_chat(ALICE)) == 1
         here = chat.last_text(ALICE)
         await chat.press(ALICE, guide.messages.button("back"))
-        await chat.press(ALICE, guide.messages.button("next"))
+        await walk(chat, ALICE, 1)
         assert chat.last_text(ALICE) == here
         await chat.command(ALICE, "/menu")  # a typed command: the new screen replaces the old
         assert len(chat.in_chat(ALICE)) == 1

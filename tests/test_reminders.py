@@ -90,8 +90,8 @@ async def test_natural_pause_offers_a_reminder(guide: Guide, db_path: Path) -> N
         for _ in range(3):
             await chat.press(ALICE, guide.messages.button("next"))
         for _ in range(10):
-            await chat.press(ALICE, guide.messages.button("skip"))
-        assert "You ticked 0 of 10" in chat.last_text(ALICE)
+            await chat.press(ALICE, "Not yet")
+        assert "You answered yes to 0 of 10" in chat.last_text(ALICE)
         await chat.press(ALICE, guide.messages.button("remind"))
         assert guide.messages.reminder("offer") in chat.last_text(ALICE)
         await chat.press(ALICE, guide.messages.reminder("no_thanks"))

@@ -70,6 +70,7 @@ async def test_only_minimal_columns_are_stored(store: Store, db_path: Path) -> N
         "finished_at",
         "blocked_at",
         "tidy",
+        "not_yet",
     }
     with sqlite3.connect(db_path) as raw:
         ledger = {row[1] for row in raw.execute("PRAGMA table_info(chat_messages)")}
@@ -145,10 +146,10 @@ async def test_migrates_a_version_one_database(db_path: Path) -> None:
 async def test_many_concurrent_taps_lose_nothing(
     guide: Guide, db_path: Path, clock: FakeClock
 ) -> None:
-    """50 users each fire their whole run through part 1's checklist at once (tick, next,
-    tick, next, …, every tap one that changes and saves their progress). Per-user order
-    and one commit per tap mean each ends on the summary with all ten ticked; a lost or
-    reordered write would leave a tick out or stop short."""
+    """50 users each fire their whole run through part 1's checklist at once (yes, yes,
+    …, every tap one that changes and saves their progress). Per-user order and one
+    commit per tap mean each ends on the summary with all ten answered yes; a lost or
+    reordered write would leave an answer out or stop short."""
     store = await Store.open(db_path)
     runtime = Runtime(guide, store, Screens(), clock)
     checklist = guide.parts[0].checklist
@@ -160,7 +161,7 @@ async def test_many_concurrent_taps_lose_nothing(
         first = guide.parts[0].steps.index(checklist[0])
         moves = [Action(Verb.NEXT, step.id) for step in guide.parts[0].steps[:first]]
         for item in checklist:
-            moves += [Action(Verb.TICK, item.id), Action(Verb.NEXT, item.id)]
+            moves.append(Action(Verb.YES, item.id))
         await asyncio.gather(*(runtime.act(user, move) for move in moves))
 
     await asyncio.gather(*(one_user(u) for u in users))

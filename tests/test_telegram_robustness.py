@@ -60,19 +60,21 @@ async def test_one_users_taps_stay_in_order(guide: Guide, db_path: Path) -> None
         release.set()
         await chat.api.wait_for(lambda _: len(chat.answers()) == 7)
         await chat.api.wait_for(lambda _: len(chat.api.sent_texts(ALICE)) == 8)
-        texts = [t for t in chat.api.sent_texts(ALICE) if "Step" in t or "Checklist" in t]
-        assert "Checklist · 4 of 10" in texts[-1]  # step 7 of part 1: six taps, all applied
+        texts = [t for t in chat.api.sent_texts(ALICE) if "Step" in t]
+        assert "Step 7 of 14" in texts[-1]  # six taps, all applied
         assert all(a.params.get("text") is None for a in chat.answers()[1:])  # none was stale
 
 
 async def test_message_not_modified_and_old_queries_are_harmless(
     guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """A tick edits the message in place; Telegram answering "message is not modified"
-    (a double tap) and "query is too old" changes nothing for the user: the tick is saved,
-    no error reaches them or the log."""
+    """In tidy mode an answer edits the message in place; Telegram answering "message is
+    not modified" (a double tap) and "query is too old" changes nothing for the user: the
+    answer is saved, no error reaches them or the log."""
     async with running(guide, db_path) as chat:
         await chat.begin(ALICE)
+        await chat.command(ALICE, "/privacy")
+        await chat.press(ALICE, guide.messages.button("tidy_off"))
         await chat.command(ALICE, "/menu")
         await chat.press(ALICE, "Talking about it")
         first_item = guide.parts[2].steps.index(guide.parts[2].checklist[0])
@@ -85,9 +87,9 @@ async def test_message_not_modified_and_old_queries_are_harmless(
             "Bad Request: query is too old and response timeout expired or query id is invalid",
         )
         with caplog.at_level(logging.WARNING):
-            await chat.press(ALICE, guide.messages.button("tick"))
+            await chat.press(ALICE, "Ready")
         edits = [c for c in chat.api.to(ALICE) if c.method == "editMessageText"]
-        assert edits, "the tick must have tried an in-place edit"
+        assert edits, "the answer must have tried an in-place edit"
         errors = [t for t in chat.api.sent_texts(ALICE) if "went wrong" in t]
         assert errors == []
         assert caplog.records == []

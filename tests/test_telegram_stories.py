@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from pathlib import Path
 
+import pytest
+
 from bot.content import Guide
 from bot.telegram.codec import decode
+from bot.telegram.offline import OfflineBotAPI
 from tests.helpers import FakeClock
 from tests.telegram_helpers import running
 
@@ -24,7 +28,7 @@ async def test_first_visit_to_finish(guide: Guide, db_path: Path) -> None:
         assert _users(db_path) == [ALICE]
 
         taps = 0
-        while "You have reached the end of the guide" not in chat.last_text(ALICE):
+        while chat.last_text(ALICE) != guide.messages.text("finished"):
             call = [c for c in chat.api.to(ALICE) if c.buttons][-1]
             primary = next(
                 label
@@ -34,6 +38,10 @@ async def test_first_visit_to_finish(guide: Guide, db_path: Path) -> None:
             await chat.press(ALICE, primary)
             taps += 1
             assert taps < 200
+        # one tap per step (and per summary): every checklist item took a single tap
+        steps = sum(len(part.steps) for part in guide.parts)
+        summaries = sum(bool(part.checklist) for part in guide.parts)
+        assert taps == steps + summaries
         # every callback was answered, and every message kept far below Telegram's limit
         assert len(chat.answers()) == taps + 1
         assert all(len(c.text) < 4096 for c in chat.api.calls)
@@ -54,21 +62,22 @@ async def test_each_step_is_one_message_and_only_the_newest_has_buttons(
         assert "reply_markup" not in strips[-1].params
 
 
-async def test_ticking_edits_the_message_in_place(guide: Guide, db_path: Path) -> None:
+async def test_an_answer_is_one_tap_and_shows_when_going_back(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
         await chat.begin(ALICE)
         for _ in range(3):
             await chat.press(ALICE, guide.messages.button("next"))
         item = chat.api.to(ALICE, "sendMessage")[-1]
-        assert "Checklist · 1 of 10" in item.text
-        sent_before = len(chat.api.to(ALICE, "sendMessage"))
-        await chat.press(ALICE, guide.messages.button("tick"))
-        edit = chat.api.to(ALICE, "editMessageText")[-1]
-        assert edit.params["message_id"] == item.message_id
-        assert "✅ <i>Ticked</i>" in edit.text
-        assert guide.messages.button("untick") in [label for label, _ in edit.buttons]
-        assert len(chat.api.to(ALICE, "sendMessage")) == sent_before
-        assert chat.answers()[-1].params.get("text") == "Ticked"
+        assert "Step 4 of 14" in item.text
+        assert [label for label, _ in item.buttons[:2]] == ["✓ Yes", "Not yet"]
+        await chat.press(ALICE, "Not yet")
+        assert "Step 5 of 14" in chat.last_text(ALICE)  # answered and moved on, one tap
+        await chat.press(ALICE, guide.messages.button("back"))
+        assert "Your answer: Not yet." in chat.last_text(ALICE)
+        await chat.press(ALICE, "✓ Yes")
+        with sqlite3.connect(db_path) as raw:
+            ticked, not_yet = raw.execute("SELECT ticked, not_yet FROM users").fetchone()
+        assert (ticked, not_yet) == ('["collect.why"]', "[]")
 
 
 async def test_resume_after_rebuilding_the_application(guide: Guide, db_path: Path) -> None:
@@ -77,13 +86,13 @@ async def test_resume_after_rebuilding_the_application(guide: Guide, db_path: Pa
         await chat.begin(ALICE)
         for _ in range(4):
             await chat.press(ALICE, guide.messages.button("next"))
-        await chat.press(ALICE, guide.messages.button("tick"))
+        await chat.press(ALICE, "✓ Yes")
         where = chat.last_text(ALICE)
     clock.advance(7 * 24 * 3600)  # a week later, after a restart
     async with running(guide, db_path, clock) as chat:
         await chat.command(ALICE, "/start")
         assert "Welcome back." in chat.last_text(ALICE)
-        assert "part 1 of 5" in chat.last_text(ALICE)
+        assert "Part 1 of 5 · Collect information" in chat.last_text(ALICE)
         await chat.press(ALICE, guide.messages.button("continue"))
         assert chat.last_text(ALICE) == where
         await chat.command(ALICE, "/resume")
@@ -187,9 +196,10 @@ async def test_commands_text_and_unknown_input(guide: Guide, db_path: Path) -> N
         await chat.begin(ALICE)
         for command, expected in (
             ("/menu", "Where would you like to go?"),
-            ("/progress", "1. Collect information: 0 of 10 ticked"),
-            ("/privacy", "What Gently keeps"),
-            ("/help", "How Gently works"),
+            ("/progress", "1. Collect information: 0 of 10 ready"),
+            ("/privacy", "What I keep, and why"),
+            ("/help", "How this works"),
+            ("/safety", "The safety essentials"),
             ("/restart", "Start again from the very beginning?"),
             ("/nonsense", "I don't know that command"),
             ("/start@gently_test_bot", "Welcome back."),
@@ -219,6 +229,7 @@ async def test_command_menu_is_registered_for_private_chats(guide: Guide, db_pat
             "menu",
             "progress",
             "resources",
+            "safety",
             "remind",
             "hide",
             "privacy",
@@ -238,4 +249,62 @@ def _users(db: Path) -> list[int]:
 
 def _primary_labels(guide: Guide) -> set[str]:
     m = guide.messages
-    return {m.button(k) for k in ("next", "tick", "continue", "finish", "confirm_adult")}
+    answers = {label for part in guide.parts if part.answers for label in part.answers[:1]}
+    return {m.button(k) for k in ("next", "continue", "finish", "confirm_adult")} | answers
+
+
+async def test_profile_texts_are_set_at_start_up_from_content(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path) as chat:
+        (description,) = chat.api.to(None, "setMyDescription")  # type: ignore[arg-type]
+        (short,) = chat.api.to(None, "setMyShortDescription")  # type: ignore[arg-type]
+        assert description.params["description"] == guide.messages.profile("description")
+        assert short.params["short_description"] == guide.messages.profile("short_description")
+
+
+async def test_a_refused_profile_is_one_warning_and_the_bot_serves(
+    guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    api = OfflineBotAPI()
+    api.fail("setMyDescription", 429, "Too Many Requests: retry after 5")
+    with caplog.at_level(logging.WARNING):
+        async with running(guide, db_path, api=api) as chat:
+            await chat.begin(ALICE)
+            assert "Part 1 of 5" in chat.last_text(ALICE)
+    warnings = [r.getMessage() for r in caplog.records if "profile texts" in r.getMessage()]
+    assert len(warnings) == 1
+
+
+async def test_send_me_my_checklist_and_a_finished_return(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        for _ in range(3):
+            await chat.press(ALICE, guide.messages.button("next"))
+        await chat.press(ALICE, "✓ Yes")
+        await chat.command(ALICE, "/progress")
+        await chat.press(ALICE, guide.messages.button("checklist"))
+        kept = chat.last_text(ALICE)
+        assert kept.startswith("<b>Your checklists</b>")
+        assert "✅ Do you know why you want this?" in kept
+        assert "○ Any toy you use has a flared base." in kept
+        await chat.command(ALICE, "/menu")
+        await chat.press(ALICE, "5. What to watch and read")
+        for _ in range(len(guide.parts[-1].steps) - 1):
+            await chat.press(ALICE, guide.messages.button("next"))
+        await chat.press(ALICE, guide.messages.button("finish"))
+        assert chat.last_text(ALICE) == guide.messages.text("finished")
+        await chat.command(ALICE, "/start")
+        assert chat.last_text(ALICE) == guide.messages.text("welcome_back_finished")
+        await chat.command(ALICE, "/remind")
+        assert chat.last_text(ALICE) == guide.messages.reminder("nothing_left")
+
+
+async def test_buttons_of_the_first_edition_are_answered_as_stale(
+    guide: Guide, db_path: Path
+) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        where = chat.last_text(ALICE)
+        for retired in ("g1:t:collect.why", "g1:x:collect.why", "g1:k:collect.why"):  # tick…
+            await chat.send(chat.updates.tap(ALICE, retired, 1))
+            assert chat.answers()[-1].params["text"] == guide.messages.notice("stale")
+            assert chat.last_text(ALICE) == where

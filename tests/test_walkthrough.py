@@ -20,6 +20,13 @@ def press(guide: Guide, outcome: Outcome, label_key: str) -> Outcome:
     return handle(guide, outcome.progress, button.action)
 
 
+def answer(guide: Guide, outcome: Outcome, yes: bool) -> Outcome:
+    """Answer the checklist item on screen: one tap, which also moves on."""
+    verb = Verb.YES if yes else Verb.NOT_YET
+    (button,) = [b for b in outcome.screen.buttons if b.action.verb is verb]
+    return handle(guide, outcome.progress, button.action)
+
+
 def confirmed(guide: Guide) -> Outcome:
     return handle(guide, None, Action(Verb.CONFIRM))
 
@@ -49,48 +56,60 @@ def test_confirming_opens_part_one_with_its_intro(guide: Guide) -> None:
     outcome = confirmed(guide)
     assert outcome.progress == begin(guide)
     assert "Part 1 of 5 · Collect information" in outcome.screen.text
-    assert "homework for you alone" in outcome.screen.text
+    assert guide.parts[0].intro in outcome.screen.text
     assert guide.messages.button("back") not in [b.label for b in outcome.screen.buttons]
 
 
-def test_checklist_step_shows_position_and_tick_edits_in_place(guide: Guide) -> None:
+def test_one_tap_answers_a_checklist_item_and_moves_on(guide: Guide) -> None:
     outcome = walk_to(guide, "talk.no-alcohol")
-    assert "Part 3 of 5" in outcome.screen.text
-    assert "Checklist · 5 of 14" in outcome.screen.text
-    ticked = press(guide, outcome, "tick")
-    assert ticked.screen.in_place
-    assert ticked.screen.notice == "Ticked"
-    assert "talk.no-alcohol" in ticked.progress.ticked  # type: ignore[union-attr]
-    assert "✅ <i>Ticked</i>" in ticked.screen.text
-    assert ticked.screen.primary.label == guide.messages.button("next")  # type: ignore[union-attr]
-    unticked = press(guide, ticked, "untick")
-    assert "talk.no-alcohol" not in unticked.progress.ticked  # type: ignore[union-attr]
+    assert "Part 3 of 5 · Talking about it" in outcome.screen.text
+    assert "Step 8 of 22" in outcome.screen.text  # one way of counting: steps of the part
+    part = guide.part("talk")
+    assert part is not None and part.answers is not None
+    labels = [b.label for b in outcome.screen.rows[0]]
+    assert labels == list(part.answers)  # the part's own two answers, from content/
+    yes = answer(guide, outcome, True)
+    assert yes.progress.step_id == "talk.they-lead"  # type: ignore[union-attr]
+    assert "talk.no-alcohol" in yes.progress.ticked  # type: ignore[union-attr]
+    not_yet = answer(guide, yes, False)
+    assert not_yet.progress.step_id == "talk.hand-in-hand"  # type: ignore[union-attr]
+    assert not_yet.progress.answer("talk.they-lead") is False  # type: ignore[union-attr]
+    assert not_yet.progress.answer("talk.hand-in-hand") is None  # type: ignore[union-attr]
 
 
-def test_double_tick_is_harmless(guide: Guide) -> None:
+def test_going_back_shows_the_answer_and_lets_it_change(guide: Guide) -> None:
+    outcome = answer(guide, walk_to(guide, "talk.no-alcohol"), False)
+    back = press(guide, outcome, "back")
+    assert back.progress.step_id == "talk.no-alcohol"  # type: ignore[union-attr]
+    assert guide.messages.text("your_answer", answer="Not yet") in back.screen.text
+    changed = answer(guide, back, True)
+    assert changed.progress.answer("talk.no-alcohol") is True  # type: ignore[union-attr]
+    assert "talk.no-alcohol" not in changed.progress.not_yet  # type: ignore[union-attr]
+
+
+def test_answering_twice_from_the_same_message_is_stale(guide: Guide) -> None:
     outcome = walk_to(guide, "collect.why")
-    tick = Action(Verb.TICK, "collect.why")
-    once = handle(guide, outcome.progress, tick)
-    twice = handle(guide, once.progress, tick)
+    yes = Action(Verb.YES, "collect.why")
+    once = handle(guide, outcome.progress, yes)
+    twice = handle(guide, once.progress, yes)  # a double tap: the user has moved on
     assert twice.progress == once.progress
+    assert twice.screen.notice == guide.messages.notice("stale")
 
 
 def test_checklist_summary_offers_to_revisit_open_items(guide: Guide) -> None:
-    outcome = walk_to(guide, "collect.why")
-    outcome = press(guide, press(guide, outcome, "tick"), "next")
+    outcome = answer(guide, walk_to(guide, "collect.why"), True)
     while outcome.progress.view is View.STEP:  # type: ignore[union-attr]
-        outcome = press(guide, outcome, "skip")
-    assert "You ticked 1 of 10" in outcome.screen.text
-    assert "9 still open" in outcome.screen.text
+        outcome = answer(guide, outcome, False)
+    assert "You answered yes to 1 of 10" in outcome.screen.text
+    assert '9 still say "not yet"' in outcome.screen.text
     review = press(guide, outcome, "review")
     assert review.progress.step_id == "collect.what-you-know"  # type: ignore[union-attr]
     visited = []
     while review.progress.view is View.STEP:  # type: ignore[union-attr]
         visited.append(review.progress.step_id)  # type: ignore[union-attr]
-        review = press(guide, review, "tick")
-        review = press(guide, review, "next")
+        review = answer(guide, review, True)
     assert len(visited) == 9
-    assert "You ticked 10 of 10" in review.screen.text
+    assert "You answered yes to 10 of 10" in review.screen.text
     after = press(guide, review, "continue")
     assert after.progress.step_id == "collect.the-big-question"  # type: ignore[union-attr]
 
@@ -116,12 +135,12 @@ def test_resources_menu_and_progress_keep_the_position(guide: Guide) -> None:
     assert back.screen.text == outcome.screen.text
 
 
-def test_progress_overview_counts_ticks_per_part(guide: Guide) -> None:
-    outcome = walk_to(guide, "collect.why")
-    outcome = press(guide, outcome, "tick")
+def test_progress_overview_counts_answers_per_part(guide: Guide) -> None:
+    outcome = answer(guide, walk_to(guide, "collect.why"), True)
     overview = handle(guide, outcome.progress, Action(Verb.PROGRESS)).screen.text
-    assert "1. Collect information: 1 of 10 ticked" in overview
-    assert "3. Talking about it: 0 of 14 ticked" in overview
+    assert "1. Collect information: 1 of 10 ready" in overview
+    assert "3. Talking about it: 0 of 14 ready" in overview
+    assert "Part 1 of 5 · Collect information</b>\n<i>Step 5 of 14" in overview
 
 
 def test_jump_to_a_part_from_the_menu(guide: Guide) -> None:
@@ -131,20 +150,48 @@ def test_jump_to_a_part_from_the_menu(guide: Guide) -> None:
     assert "Part 4 of 5 · Is it you?" in jumped.screen.text
 
 
-def test_welcome_back_names_part_and_step(guide: Guide) -> None:
+def test_welcome_back_counts_as_the_step_does(guide: Guide) -> None:
     outcome = walk_to(guide, "talk.no-alcohol")
     again = handle(guide, outcome.progress, Action(Verb.START))
-    assert "part 3 of 5" in again.screen.text
-    assert "step 8 of 20" in again.screen.text
+    where = "Part 3 of 5 · Talking about it</b>\n<i>Step 8 of 22</i>"
+    assert where in again.screen.text
+    assert where in outcome.screen.text  # the same words as the step's own header
     assert again.progress == outcome.progress
+
+
+def test_a_finished_user_is_not_asked_to_carry_on(guide: Guide) -> None:
+    last = walk_to(guide, guide.parts[-1].steps[-1].id)
+    end = handle(guide, last.progress, last.screen.primary.action)  # type: ignore[union-attr]
+    again = handle(guide, end.progress, Action(Verb.START))
+    assert again.screen.text == guide.messages.text("welcome_back_finished")
+    verbs = {b.action.verb for b in again.screen.buttons}
+    assert {Verb.MENU, Verb.RESOURCES, Verb.RESTART, Verb.CHECKLIST} <= verbs
+    assert Verb.RESUME not in verbs
+    remind = handle(guide, end.progress, Action(Verb.REMIND))
+    assert remind.screen.text == guide.messages.reminder("nothing_left")
+    assert Verb.REMIND_SET not in {b.action.verb for b in remind.screen.buttons}
+
+
+def test_my_checklists_list_every_item_with_its_answer(guide: Guide) -> None:
+    outcome = answer(guide, walk_to(guide, "collect.why"), True)
+    outcome = answer(guide, outcome, False)  # collect.what-you-know: not yet
+    sent = handle(guide, outcome.progress, Action(Verb.CHECKLIST))
+    assert sent.progress == outcome.progress  # nothing extra stored
+    text = sent.screen.text
+    assert "✅ Do you know why you want this?" in text
+    assert "⏳ Have you read up on anal play?" in text
+    assert "○ Does your partner know you find their bottom attractive?" in text
+    items = [s for part in guide.parts for s in part.checklist]
+    assert sum(text.count(f" {s.title}") for s in items) == len(items) == 24
+    assert len(text) < 4096
 
 
 def test_stale_and_forged_buttons_get_the_current_screen(guide: Guide) -> None:
     outcome = walk_to(guide, "talk.lube")
     for action in (
         Action(Verb.NEXT, "collect.why"),  # an older message
-        Action(Verb.TICK, "talk.no-such-step"),  # a step that no longer exists
-        Action(Verb.TICK, "talk.pick-your-way"),  # a text step
+        Action(Verb.YES, "talk.no-such-step"),  # a step that no longer exists
+        Action(Verb.YES, "talk.pick-your-way"),  # a text step
         Action(Verb.JUMP, "nowhere"),
         Action(Verb.NEXT, None),
     ):
@@ -195,7 +242,7 @@ def test_content_edit_moves_a_removed_step_to_its_heir(guide: Guide) -> None:
 
 def all_actions(guide: Guide) -> list[Action]:
     steps = [s.id for p in guide.parts for s in p.steps]
-    step_verbs = [Verb.NEXT, Verb.BACK, Verb.TICK, Verb.UNTICK, Verb.SKIP]
+    step_verbs = [Verb.NEXT, Verb.BACK, Verb.YES, Verb.NOT_YET]
     actions = [Action(v, s) for v in step_verbs for s in steps]
     actions += [Action(v, p.id) for v in (Verb.JUMP, Verb.REVIEW) for p in guide.parts]
     actions += [Action(v) for v in Verb if v not in step_verbs]
