@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from pathlib import Path
@@ -42,6 +43,9 @@ async def test_first_visit_to_finish(guide: Guide, db_path: Path) -> None:
         steps = sum(len(part.steps) for part in guide.parts)
         summaries = sum(bool(part.checklist) for part in guide.parts)
         assert taps == steps + summaries
+        with sqlite3.connect(db_path) as raw:
+            (ticked,) = raw.execute("SELECT ticked FROM users").fetchone()
+        assert len(json.loads(ticked)) == 24  # and that one tap was the answer
         # every callback was answered, and every message kept far below Telegram's limit
         assert len(chat.answers()) == taps + 1
         assert all(len(c.text) < 4096 for c in chat.api.calls)
@@ -303,7 +307,10 @@ async def test_buttons_of_the_first_edition_are_answered_as_stale(
 ) -> None:
     async with running(guide, db_path) as chat:
         await chat.begin(ALICE)
+        for _ in range(3):
+            await chat.press(ALICE, guide.messages.button("next"))
         where = chat.last_text(ALICE)
+        assert "Do you know why you want this?" in where  # collect.why, a checklist item
         for retired in ("g1:t:collect.why", "g1:x:collect.why", "g1:k:collect.why"):  # tick…
             await chat.send(chat.updates.tap(ALICE, retired, 1))
             assert chat.answers()[-1].params["text"] == guide.messages.notice("stale")
