@@ -16,7 +16,7 @@ from typing import TextIO
 from bot.commands import command_action
 from bot.content import Guide
 from bot.markup import Markup
-from bot.runtime import Chat, Origin, Runtime
+from bot.runtime import Chat, Origin, Runtime, Shown
 from bot.store import Store
 from bot.walkthrough import Action, Button, Outcome, Screen, Verb
 
@@ -81,12 +81,12 @@ class Console:
 
     async def show(
         self, user_id: int, outcome: Outcome, origin: Origin | None, chat: Chat
-    ) -> int | None:
+    ) -> Shown:
         self.screen = outcome.screen
         self.print_screen(outcome.screen)
-        return None  # a terminal has no chat to clear
+        return Shown()  # a terminal has no chat to clear
 
-    async def unavailable(self, user_id: int, origin: Origin | None) -> None:
+    async def unavailable(self, user_id: int, origin: Origin | None, *, say: bool) -> None:
         print(self.runtime.guide.messages.text("store_down"), file=self.out)
 
     def print_screen(self, screen: Screen) -> None:

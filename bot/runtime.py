@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from bot.content import Guide
 from bot.store import Store, StoreUnavailable
-from bot.walkthrough import Action, Effect, Outcome, handle, screens
+from bot.walkthrough import Action, Effect, Outcome, Verb, handle, screens
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,16 @@ class Origin:
 
 
 @dataclass(frozen=True)
+class Shown:
+    """What delivery did in the chat: a new message (its id, if it has buttons), and the
+    messages Telegram confirmed deleted."""
+
+    sent: int | None = None
+    keyboard: bool = False
+    removed: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
 class Chat:
     """What delivery needs to know of the user's chat, from the chat ledger."""
 
@@ -55,11 +65,12 @@ class Chat:
 class Delivery(Protocol):
     async def show(
         self, user_id: int, outcome: Outcome, origin: Origin | None, chat: Chat
-    ) -> int | None:
-        """Show the screen; returns the id of a new message it sent, if any."""
+    ) -> Shown:
+        """Show the screen (after erasing `chat.erase`); says what it did in the chat."""
 
-    async def unavailable(self, user_id: int, origin: Origin | None) -> None:
-        """The store failed: tell the user honestly, without promising a retry will work."""
+    async def unavailable(self, user_id: int, origin: Origin | None, *, say: bool) -> None:
+        """The store failed: answer the tap, and (if `say`) tell the user honestly,
+        without promising a retry will work."""
 
 
 class Runtime:
@@ -78,6 +89,7 @@ class Runtime:
         self.reminders_changed = reminders_changed
         self.store_failing_since: float | None = None
         self._last_store_error = float("-inf")
+        self._said_failing = False
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def now(self) -> int:
@@ -96,28 +108,51 @@ class Runtime:
         """Apply one action, commit it, then deliver its screen. None if the store failed
         (the user has been told)."""
         try:
-            outcome, chat = await self._commit(user_id, action, origin)
+            outcome, chat, newcomer = await self._commit(user_id, action, origin)
         except StoreUnavailable as error:
             self.store_failed(error)
-            await self.delivery.unavailable(user_id, origin)
+            # a quick exit never posts into the chat, not even to say the store failed
+            await self.delivery.unavailable(user_id, origin, say=action.verb is not Verb.HIDE)
             return None
         self.store_working()
-        sent = await self.delivery.show(user_id, outcome, origin, chat)
-        if sent is not None and outcome.effect is not Effect.FORGET:
-            await self.note_sent(user_id, sent, keyboard=bool(outcome.screen.rows))
+        shown = await self.delivery.show(user_id, outcome, origin, chat)
+        if outcome.effect is not Effect.FORGET:
+            tapped = origin.message_id if origin and newcomer else None
+            await self._note(user_id, origin, shown, tapped)
         return outcome
 
-    async def note_sent(self, user_id: int, message_id: int, *, keyboard: bool) -> None:
-        """A message the bot sent is now in the chat (for /hide). Losing this note costs
-        only the ability to remove that one message, so a failing store is logged, no more."""
+    async def _note(
+        self,
+        user_id: int,
+        origin: Origin | None,
+        shown: Shown,
+        tapped: int | None = None,
+    ) -> None:
+        """Bring the chat ledger up to date after delivery: the user's command, the new
+        message, and (`tapped`) the welcome a newcomer confirmed on, which was sent before
+        anything could be kept. Losing a note costs only the ability to remove that one
+        message, so a failing store is logged, no more."""
+        typed = origin.typed if origin else None
+        here = [(m, False) for m in (typed,) if isinstance(m, int)]
+        here += [(m, True) for m in (tapped,) if isinstance(m, int)]
+        here = [(m, keyboard) for m, keyboard in here if m not in shown.removed]
+        if shown.sent is not None:
+            here.append((shown.sent, shown.keyboard))
         try:
-            await self.store.record_message(user_id, message_id, self.now(), keyboard)
+            await self.store.forget_messages(user_id, shown.removed)
+            await self.store.note_messages(user_id, here, self.now())
         except StoreUnavailable as error:
             self.store_failed(error)
+
+    async def note_sent(self, user_id: int, message_id: int, *, keyboard: bool) -> None:
+        """A message the bot sent outside `act` (a reminder, a hint) is in the chat."""
+        await self._note(user_id, None, Shown(message_id, keyboard))
 
     async def _commit(
         self, user_id: int, action: Action, origin: Origin | None
-    ) -> tuple[Outcome, Chat]:
+    ) -> tuple[Outcome, Chat, bool]:
+        """Commit one action; returns its outcome, the chat as delivery needs it, and
+        whether the user just confirmed 18+ (a newcomer)."""
         async with self.lock(user_id):
             stored = await self.store.load_user(user_id)
             before = stored.progress if stored else None
@@ -126,14 +161,12 @@ class Runtime:
             typed = origin.typed if origin else None
             erase: tuple[int, ...] = ()
             if outcome.clear_chat:
-                contents = await self.store.take_chat(user_id, now - DELETABLE_FOR)
-                erase = contents.deletable + ((typed,) if typed is not None else ())
+                contents = await self.store.chat_contents(user_id, now - DELETABLE_FOR)
+                erase = contents.deletable + ((typed,) if isinstance(typed, int) else ())
                 if contents.leftovers and outcome.effect is Effect.FORGET:
                     outcome = replace(
                         outcome, screen=screens.info(self.guide, "deleted_leftovers", False)
                     )
-            elif typed is not None and outcome.effect is not Effect.FORGET:
-                await self.store.record_message(user_id, typed, now, False)
             if outcome.effect is Effect.FORGET:
                 await self.store.delete_user(user_id)  # the chat ledger too, if a stranger's
             elif outcome.progress is not None and outcome.progress != before:
@@ -149,7 +182,8 @@ class Runtime:
                 self.reminders_changed()
             live = None if erase else await self.store.live_keyboard(user_id)
             tidy = outcome.progress.tidy if outcome.progress else False
-            return outcome, Chat(live, tidy, erase)
+            newcomer = before is None and outcome.progress is not None
+            return outcome, Chat(live, tidy, erase), newcomer
 
     async def blocked(self, user_id: int) -> None:
         """Telegram says the user blocked the bot: keep their progress, stop messaging them."""
@@ -170,7 +204,8 @@ class Runtime:
         they are back if they had blocked the bot, and their message is in the chat ledger."""
         try:
             async with self.lock(user_id):
-                await self.store.record_message(user_id, message_id, self.now(), False)
+                if isinstance(message_id, int):
+                    await self.store.note_messages(user_id, [(message_id, False)], self.now())
                 if await self.store.unblock(user_id):
                     log.info("user %s unblocked the bot", user_id)
         except StoreUnavailable as error:
@@ -193,10 +228,14 @@ class Runtime:
             self.store_failing_since = self.clock()
         if now - self._last_store_error >= STORE_ERROR_EVERY:
             self._last_store_error = now
+            self._said_failing = True
             log.error("the database is failing: %s (users are told; repeats once a minute)", error)
 
     def store_working(self) -> None:
+        """A read succeeded. The once-a-minute limit is kept: on a full disk reads work and
+        writes fail, and alternating must not turn into a line per tap."""
         if self.store_failing_since is not None:
-            log.info("the database works again")
             self.store_failing_since = None
-            self._last_store_error = float("-inf")
+            if self._said_failing:
+                self._said_failing = False
+                log.info("the database works again")

@@ -8,6 +8,7 @@ does not grow with the number of users, and what is read is what is on disk.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -110,9 +111,14 @@ class Store:
         """Open (creating if needed, mode 0600) and migrate the database."""
         path = Path(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            private_folders(path.parent)
             if not path.exists():
                 path.touch(mode=0o600)
+            elif path.stat().st_mode & 0o077:
+                # SQLite gives the -wal and -shm files the database's mode: keep all private
+                # (best effort: someone else's file is left for its owner to fix)
+                with contextlib.suppress(OSError):
+                    os.chmod(path, 0o600)
             db = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
         except (OSError, sqlite3.Error) as error:
             raise StoreUnavailable(f"cannot open the database at {path}: {error}") from error
@@ -237,12 +243,22 @@ class Store:
 
     # -- the chat ledger -------------------------------------------------------------
 
-    async def record_message(self, user_id: int, message_id: int, now: int, keyboard: bool) -> None:
-        """A message now in the user's chat (theirs or the bot's): its id and time only."""
+    async def note_messages(
+        self, user_id: int, messages: Sequence[tuple[int, bool]], now: int
+    ) -> None:
+        """Messages now in the user's chat (theirs or the bot's): (id, has buttons), ids and
+        times only. Noted only for a user who confirmed 18+; a message already noted keeps
+        its time."""
+        if not messages:
+            return
+        rows = ", ".join("(?, ?)" for _ in messages)
+        values = [value for message_id, keyboard in messages for value in (message_id, keyboard)]
         await self._write(
             "INSERT INTO chat_messages (user_id, message_id, sent_at, keyboard) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT DO UPDATE SET keyboard = excluded.keyboard",
-            (user_id, message_id, now, int(keyboard)),
+            f"SELECT ?, column1, ?, column2 FROM (VALUES {rows}) "
+            "WHERE EXISTS (SELECT 1 FROM users WHERE user_id = ?) "
+            "ON CONFLICT DO UPDATE SET keyboard = MAX(keyboard, excluded.keyboard)",
+            (user_id, now, *values, user_id),
         )
 
     async def forget_messages(self, user_id: int, message_ids: Sequence[int]) -> None:
@@ -261,22 +277,17 @@ class Store:
         )
         return int(row[0]) if row and row[0] is not None else None
 
-    async def take_chat(self, user_id: int, deletable_since: int) -> ChatContents:
-        """Everything the ledger holds for the user's chat, taken out of it: the ids still
-        young enough to delete, and whether older messages stay behind."""
+    async def chat_contents(self, user_id: int, deletable_since: int) -> ChatContents:
+        """What the ledger knows of the user's chat: the ids still young enough to delete,
+        and whether older messages stay behind. Only reads: a quick exit works on a full
+        or read-only disk, and ids leave the ledger only once Telegram deleted them."""
         rows = await self._fetchall(
             "SELECT message_id, sent_at FROM chat_messages WHERE user_id = ? ORDER BY message_id",
             (user_id,),
         )
         older = await self._fetchone("SELECT 1 FROM chat_leftovers WHERE user_id = ?", (user_id,))
-        await self._write("DELETE FROM chat_messages WHERE user_id = ?", (user_id,))
         young = tuple(int(message) for message, sent_at in rows if sent_at >= deletable_since)
-        leftovers = older is not None or len(young) < len(rows)
-        if leftovers:
-            await self._write(
-                "INSERT OR IGNORE INTO chat_leftovers (user_id) VALUES (?)", (user_id,)
-            )
-        return ChatContents(young, leftovers)
+        return ChatContents(young, older is not None or len(young) < len(rows))
 
     async def prune_chats(self, deletable_since: int) -> int:
         """Forget messages too old for Telegram to delete, remembering only that their chats
@@ -384,8 +395,7 @@ class Store:
                     "mode 0700 (chmod 700 it, or choose another)"
                 )
         else:
-            folder.mkdir(parents=True, mode=0o700)
-            os.chmod(folder, 0o700)  # mkdir's mode is masked by the umask
+            private_folders(folder)
         try:
             os.close(os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
@@ -439,6 +449,15 @@ class Store:
                 return list(await cursor.fetchall())
         except sqlite3.Error as error:
             raise StoreUnavailable(str(error)) from error
+
+
+def private_folders(folder: Path) -> None:
+    """Create `folder` and any missing parents with mode 0700 (`mkdir(parents=True)`
+    would give the parents the umask's mode)."""
+    missing = [f for f in (folder, *folder.parents) if not f.exists()]
+    for new in reversed(missing):
+        new.mkdir(mode=0o700)
+        os.chmod(new, 0o700)  # mkdir's mode is masked by the umask
 
 
 def _progress_from_row(row: Sequence[Any]) -> Progress:

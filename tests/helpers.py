@@ -6,7 +6,7 @@ import os
 import socket
 from pathlib import Path
 
-from bot.runtime import Chat, Origin
+from bot.runtime import Chat, Origin, Shown
 from bot.walkthrough import Outcome
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,11 +34,11 @@ class Screens:
 
     async def show(
         self, user_id: int, outcome: Outcome, origin: Origin | None, chat: Chat
-    ) -> int | None:
+    ) -> Shown:
         self.shown.setdefault(user_id, []).append(outcome)
-        return None
+        return Shown()
 
-    async def unavailable(self, user_id: int, origin: Origin | None) -> None:
+    async def unavailable(self, user_id: int, origin: Origin | None, *, say: bool) -> None:
         self.unavailable_for.append(user_id)
 
 

@@ -77,7 +77,8 @@ class Chat:
         return texts[-1] if texts else ""
 
     def deleted(self, user: int) -> list[int]:
-        return [i for call in self.api.to(user, "deleteMessages") for i in message_ids(call)]
+        calls = self.api.to(user, "deleteMessages")
+        return [i for call in calls if not call.failed for i in message_ids(call)]
 
     def in_chat(self, user: int) -> set[int]:
         """The messages the user's chat holds now: both sides', minus the deleted ones."""

@@ -12,7 +12,7 @@ import pytest
 
 from bot.content import Guide
 from bot.runtime import DELETABLE_FOR
-from bot.store import Store
+from bot.store import Store, StoreUnavailable
 from bot.telegram.codec import decode
 from bot.walkthrough import Progress, Verb
 from tests.helpers import FakeClock
@@ -30,6 +30,12 @@ async def walk(chat: Chat, user: int, taps: int) -> None:
         data = actions.get(Verb.YES) or actions.get(Verb.NEXT) or actions[Verb.RESUME]
         assert call.message_id is not None
         await chat.send(chat.updates.tap(user, data, call.message_id))
+
+
+def held(chat: Chat, user: int) -> set[int]:
+    """What the chat holds besides the /start typed before confirming 18+ (not known: nothing
+    is kept of anyone until they confirm)."""
+    return chat.in_chat(user) - {chat.typed[user][0]}
 
 
 def stored(db: Path, sql: str, *args: object) -> list[tuple[object, ...]]:
@@ -57,7 +63,10 @@ async def test_quick_exit_after_a_long_walk(guide: Guide, db_path: Path) -> None
         await chat.press(ALICE, guide.messages.button("menu"))
         await chat.press(ALICE, guide.messages.button("hide"))
 
-        assert chat.in_chat(ALICE) == set(), "every message, the user's own included, is gone"
+        # every message, the user's own included, is gone; but the /start typed before
+        # confirming 18+, since nothing is kept of anyone until they confirm
+        (before_confirming,) = chat.in_chat(ALICE)
+        assert before_confirming == chat.typed[ALICE][0]
         deletions = chat.api.to(ALICE, "deleteMessages")[calls_before:]
         assert len(deletions) == 1  # up to 100 ids a call
         assert chat.answers()[-1].params["text"] == guide.messages.notice("hidden")
@@ -66,7 +75,7 @@ async def test_quick_exit_after_a_long_walk(guide: Guide, db_path: Path) -> None
 
         await chat.command(ALICE, "/resume")
         assert chat.last_text(ALICE) == where
-        assert len(chat.in_chat(ALICE)) == 2  # the /resume command and the step
+        assert len(chat.in_chat(ALICE)) == 3  # that /start, the /resume command and the step
 
 
 async def test_quick_exit_after_a_restart(guide: Guide, db_path: Path) -> None:
@@ -97,7 +106,7 @@ async def test_delete_clears_the_chat_and_every_stored_id(guide: Guide, db_path:
         await chat.command(ALICE, "/delete")
         await chat.press(ALICE, guide.messages.button("delete_yes"))
         assert chat.last_text(ALICE) == guide.messages.text("deleted")
-        assert len(chat.in_chat(ALICE)) == 1  # only the "done" message
+        assert len(held(chat, ALICE)) == 1  # only the "done" message
         for table in ("users", "reminders", "chat_messages", "chat_leftovers"):
             assert stored(db_path, f"SELECT 1 FROM {table} WHERE user_id = ?", ALICE) == []
         assert (
@@ -116,7 +125,7 @@ async def test_older_messages_are_not_attempted_and_the_user_is_told(
     clock = FakeClock()
     async with running(guide, db_path, clock) as chat:
         await chat.begin(ALICE)
-        old = chat.in_chat(ALICE)
+        old = held(chat, ALICE)
         clock.advance(DELETABLE_FOR + 1)
         if pruned:
             await chat.app.bot_data["gently"].runtime.housekeeping()
@@ -125,7 +134,7 @@ async def test_older_messages_are_not_attempted_and_the_user_is_told(
         await chat.command(ALICE, "/delete")
         await chat.press(ALICE, guide.messages.button("delete_yes"))
         assert not old & set(chat.deleted(ALICE)), "messages too old to delete are not tried"
-        assert chat.in_chat(ALICE) == old | {chat.api.to(ALICE, "sendMessage")[-1].message_id}
+        assert held(chat, ALICE) == old | {chat.api.to(ALICE, "sendMessage")[-1].message_id}
         assert chat.last_text(ALICE) == guide.messages.text("deleted_leftovers")
         assert stored(db_path, "SELECT 1 FROM chat_leftovers WHERE user_id = ?", ALICE) == []
 
@@ -144,27 +153,27 @@ async def test_tidy_mode_keeps_one_step_in_the_chat(guide: Guide, db_path: Path)
         await chat.press(ALICE, guide.messages.button("continue"))
         await chat.command(ALICE, "/hide")  # a clean start, to count what the chat holds
         await chat.command(ALICE, "/resume")
-        assert len(chat.in_chat(ALICE)) == 1  # tidy: even the /resume command went
+        assert len(held(chat, ALICE)) == 1  # tidy: even the /resume command went
 
         for _ in range(12):  # moving on, answering, over a checklist's end: one call each
             calls = message_calls(chat, ALICE)
             await walk(chat, ALICE, 1)
             assert message_calls(chat, ALICE) == calls + 1
             assert chat.api.to(ALICE)[-1].method in ("editMessageText", "answerCallbackQuery")
-            assert len(chat.in_chat(ALICE)) == 1
+            assert len(held(chat, ALICE)) == 1
         here = chat.last_text(ALICE)
         await chat.press(ALICE, guide.messages.button("back"))
         await walk(chat, ALICE, 1)
         assert chat.last_text(ALICE) == here
         await chat.command(ALICE, "/menu")  # a typed command: the new screen replaces the old
-        assert len(chat.in_chat(ALICE)) == 1
+        assert len(held(chat, ALICE)) == 1
 
         await chat.command(ALICE, "/privacy")  # switched off mid-walk: steps stay again
         await chat.press(ALICE, guide.messages.button("tidy_on"))
         await chat.press(ALICE, guide.messages.button("continue"))
-        held = len(chat.in_chat(ALICE))
+        holding = len(held(chat, ALICE))
         await walk(chat, ALICE, 3)
-        assert len(chat.in_chat(ALICE)) > held
+        assert len(held(chat, ALICE)) > holding
         assert progress_row(db_path, ALICE)[0][0] != guide.first_step.id
 
 
@@ -216,3 +225,71 @@ async def test_housekeeping_keeps_the_wal_small(guide: Guide, db_path: Path) -> 
         assert Path(f"{db_path}-wal").stat().st_size > 0
         await chat.app.bot_data["gently"].runtime.housekeeping()
         assert Path(f"{db_path}-wal").stat().st_size == 0
+
+
+async def test_a_failed_quick_exit_keeps_the_ids_for_another_try(
+    guide: Guide, db_path: Path
+) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        await walk(chat, ALICE, 5)
+        shown = held(chat, ALICE)
+        chat.api.fail("deleteMessages", 500, "Internal Server Error")
+        await chat.command(ALICE, "/hide")
+        assert chat.api.to(ALICE, "deleteMessages"), "it tried"
+        assert held(chat, ALICE) >= shown
+        assert len(chat.api.to(ALICE, "sendMessage")) == 7  # nothing posted on failure
+        chat.api.clear_failures()
+        await chat.command(ALICE, "/hide")
+        assert held(chat, ALICE) == set()
+
+
+async def test_the_quick_exit_works_when_nothing_can_be_written(
+    guide: Guide, db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        await walk(chat, ALICE, 3)
+        store = chat.app.bot_data["gently"].store
+
+        async def disk_full(*args: object) -> None:
+            raise StoreUnavailable("database or disk is full")
+
+        for write in ("save", "note_messages", "forget_messages", "unblock"):
+            monkeypatch.setattr(store, write, disk_full)
+        sent = len(chat.api.to(ALICE, "sendMessage"))
+        await chat.command(ALICE, "/hide")
+        assert held(chat, ALICE) == set()
+        assert len(chat.api.to(ALICE, "sendMessage")) == sent  # no "can't save" posted
+        await chat.command(ALICE, "/resume")  # reading still works: the step comes back
+        assert "Part 1 of 5" in chat.last_text(ALICE)
+
+        async def unreadable(*args: object) -> None:
+            raise StoreUnavailable("disk I/O error")
+
+        monkeypatch.setattr(store, "load_user", unreadable)
+        sent = len(chat.api.to(ALICE, "sendMessage"))
+        await chat.press(ALICE, guide.messages.button("menu"))  # the store_down text: fine
+        assert len(chat.api.to(ALICE, "sendMessage")) == sent + 1
+        await chat.command(ALICE, "/hide")  # but a quick exit never posts into the chat
+        assert len(chat.api.to(ALICE, "sendMessage")) == sent + 1
+
+
+async def test_nothing_is_kept_of_someone_who_never_confirmed(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.command(CAROL, "/start")
+        await chat.send(chat.updates.message(CAROL, "hello?"))
+        await chat.command(CAROL, "/help")
+        assert stored(db_path, "SELECT 1 FROM chat_messages WHERE user_id = ?", CAROL) == []
+        assert stored(db_path, "SELECT 1 FROM users WHERE user_id = ?", CAROL) == []
+
+
+async def test_a_forged_message_id_is_never_stored(guide: Guide, db_path: Path) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        await chat.send(chat.updates.message(ALICE, "x", extra={"message_id": "notanint"}))
+        assert "went wrong" not in chat.last_text(ALICE)
+        await chat.command(ALICE, "/hide")
+        assert {m for m in held(chat, ALICE) if isinstance(m, int)} == set()
+        types = stored(db_path, "SELECT DISTINCT typeof(message_id) FROM chat_messages")
+        assert types in ([], [("integer",)])

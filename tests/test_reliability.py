@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 import signal
 import sqlite3
@@ -278,6 +279,25 @@ async def test_unwritable_database_gets_a_calm_answer_and_a_log_line(
         await store._db.execute("PRAGMA query_only = OFF")
         await chat.press(9100, guide.messages.button("next"))
         assert "Step 2 of 14" in chat.last_text(9100)
+
+
+async def test_a_disk_that_reads_but_cannot_write_is_one_error_a_minute(
+    guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """On a full disk reads work and writes fail: alternating must not log a line a tap."""
+    async with running(guide, db_path) as chat:
+        await chat.begin(9100)
+        store = chat.app.bot_data["gently"].store
+        await store._db.execute("PRAGMA query_only = ON")
+        with caplog.at_level(logging.INFO):
+            for _ in range(10):
+                await chat.command(9100, "/resume")  # reads: fine; noting the command: fails
+                await chat.press(9100, guide.messages.button("next"))  # a write: fails
+        errors = [r for r in caplog.records if "the database is failing" in r.getMessage()]
+        again = [r for r in caplog.records if "works again" in r.getMessage()]
+        assert len(errors) == 1
+        assert len(again) <= 1
+        await store._db.execute("PRAGMA query_only = OFF")
 
 
 def test_broken_content_refuses_to_start_with_a_clear_message(

@@ -294,3 +294,22 @@ async def test_a_damaged_database_fails_the_check(db_path: Path) -> None:
 
     with pytest.raises(StoreUnavailable, match=r"damaged|malformed"):
         await open_and_check()
+
+
+async def test_the_database_and_its_folders_are_private(tmp_path: Path) -> None:
+    previous = os.umask(0)
+    try:
+        nested = tmp_path / "a" / "b" / "gently.sqlite3"
+        store = await Store.open(nested)
+        await store.close()
+        shared = tmp_path / "shared.sqlite3"
+        shared.touch(mode=0o644)
+        os.chmod(shared, 0o644)
+        store = await Store.open(shared)
+        await store.close()
+    finally:
+        os.umask(previous)
+    for folder in (tmp_path / "a", tmp_path / "a" / "b"):
+        assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+    assert stat.S_IMODE(nested.stat().st_mode) == 0o600
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o600

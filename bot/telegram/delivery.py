@@ -21,7 +21,7 @@ from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.warnings import PTBUserWarning
 
 from bot.content import Messages
-from bot.runtime import Chat, Origin
+from bot.runtime import Chat, Origin, Shown
 from bot.telegram.budget import Lane
 from bot.telegram.render import keyboard
 from bot.telegram.scheduler import Send, SendSkipped
@@ -53,8 +53,8 @@ class Delivery:
 
     async def show(
         self, user_id: int, outcome: Outcome, origin: Origin | None, chat: Chat
-    ) -> int | None:
-        """Show a screen; returns the id of the new message if one was sent.
+    ) -> Shown:
+        """Show a screen; says what was sent and what Telegram confirmed deleted.
 
         Messages to erase go first (the quick exit), a few calls of up to 100 ids. An
         in-place update (or any tap, in tidy mode) edits the tapped message; otherwise a
@@ -68,11 +68,11 @@ class Delivery:
             else None
         )
         try:
-            if chat.erase:
-                await self.delete(user_id, chat.erase, Lane.REPLY)
+            removed = await self.delete(user_id, chat.erase, Lane.REPLY) if chat.erase else ()
             if screen.empty:
-                return None
-            return await self._present(user_id, screen, origin or Origin(), chat)
+                return Shown(removed=removed)
+            sent = await self._present(user_id, screen, origin or Origin(), chat)
+            return Shown(sent, bool(screen.rows), removed)
         finally:
             if answering is not None:
                 await answering
@@ -102,15 +102,27 @@ class Delivery:
         """Tidy mode: the screen before this one, and the command that asked, go."""
         ids = tuple(message_id for message_id in message_ids if message_id is not None)
         if ids:
+            # they stay in the ledger: /hide tries again, and Telegram skips ids already gone
             self._in_background(self.delete(user_id, ids, Lane.COSMETIC))
 
-    async def delete(self, chat_id: int, message_ids: Sequence[int], lane: Lane) -> None:
-        """Delete messages, up to 100 a call (Telegram skips ids it cannot find)."""
+    async def delete(self, chat_id: int, message_ids: Sequence[int], lane: Lane) -> tuple[int, ...]:
+        """Delete messages, up to 100 a call (Telegram skips ids it cannot find); returns
+        the ids of the calls Telegram accepted."""
+        removed: list[int] = []
         for start in range(0, len(message_ids), DELETE_BATCH):
             batch = list(message_ids[start : start + DELETE_BATCH])
-            await self.quietly(
-                self.call("deleteMessages", lane, chat_id=chat_id, message_ids=batch)
-            )
+            try:
+                await self.call("deleteMessages", lane, chat_id=chat_id, message_ids=batch)
+            except (SendSkipped, TelegramError) as error:
+                log.warning(
+                    "could not delete %d message(s) for user %s: %s (kept for another try)",
+                    len(batch),
+                    chat_id,
+                    type(error).__name__,
+                )
+            else:
+                removed += batch
+        return tuple(removed)
 
     async def _edit(
         self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
@@ -147,10 +159,11 @@ class Delivery:
         while self._background:
             await asyncio.gather(*self._background)
 
-    async def unavailable(self, user_id: int, origin: Origin | None) -> None:
+    async def unavailable(self, user_id: int, origin: Origin | None, *, say: bool) -> None:
         if origin and origin.answer:
             await self.quietly(origin.answer(None))
-        await self.text(user_id, self.messages.text("store_down"))  # not noted: no store
+        if say:
+            await self.text(user_id, self.messages.text("store_down"))  # not noted: no store
 
     async def _send_new(
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None

@@ -92,11 +92,12 @@ class Handlers:
         await self._hint(update, "use_buttons")
 
     async def _hint(self, update: Update, key: str) -> None:
-        message, user = update.effective_message, update.effective_user
-        assert message and user and update.effective_chat
-        await self.runtime.heard(user.id, message.message_id)  # a hint needs no store
-        sent = await self.delivery.text(update.effective_chat.id, self.messages.text(key))
-        if sent is not None:
+        message, user, chat = update.effective_message, update.effective_user, update.effective_chat
+        assert message and chat
+        if user is not None:
+            await self.runtime.heard(user.id, message.message_id)  # a hint needs no store
+        sent = await self.delivery.text(chat.id, self.messages.text(key))
+        if sent is not None and user is not None:
             await self.runtime.note_sent(user.id, sent, keyboard=False)
 
     async def not_private(self, update: Update, context: Context) -> None:

@@ -48,6 +48,7 @@ class Call:
     method: str
     params: dict[str, Any]
     message_id: int | None = None  # of the message a send or edit returned
+    failed: bool = False  # answered with an error on purpose (see `fail`)
 
     @property
     def chat_id(self) -> int | None:
@@ -117,6 +118,7 @@ class OfflineBotAPI(BaseRequest):
             await asyncio.sleep(self.latency)  # the simulated network round trip
         failure = self._failures.get((name, call.chat_id)) or self._failures.get((name, None))
         if failure:
+            call.failed = True
             status, description = failure
             return status, json.dumps(
                 {"ok": False, "error_code": status, "description": description}
