@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from bot.config import Settings, SettingsError
-from bot.content import ContentError, Guide, load_guide
+from bot.content import REFERENCE, ContentError, Guide, load_guide, load_guides
 from bot.content.voice import reading_seconds
 from bot.instance import AlreadyRunning, StartupFailed
 from bot.logs import setup_logging
@@ -75,11 +75,13 @@ def parser() -> argparse.ArgumentParser:
     console = sub.add_parser("console", help="walk the guide in this terminal, no token needed")
     console.add_argument("--user", default="console", help="whose progress (default: console)")
     console.add_argument("--db", type=Path, help="database file (default: GENTLY_DB_PATH)")
+    console.add_argument("--lang", help="your language, as Telegram would say it (e.g. es, de)")
     console.set_defaults(handler=cmd_console)
 
     check = sub.add_parser("check-content", help="validate the guide content")
     check.add_argument("directory", nargs="?", type=Path, help="content directory")
     check.add_argument("--json", action="store_true", help="print the normalized guide")
+    check.add_argument("--lang", default=REFERENCE, help="language for --json (default: en)")
     check.set_defaults(handler=cmd_check_content)
 
     backup = sub.add_parser("backup", help="write a consistent copy of the database")
@@ -101,7 +103,14 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     from bot.telegram.runner import run_bot
 
-    return run_bot(settings, load_guide(settings.content_dir))
+    guides = load_guides(settings.content_dir)
+    for code, problems in guides.incomplete.items():
+        logging.getLogger("bot").warning(
+            "the %s guide is incomplete (%d problem(s); run check-content): not offered",
+            code,
+            len(problems),
+        )
+    return run_bot(settings, guides)
 
 
 def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
@@ -109,9 +118,10 @@ def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
 
     root = logging.getLogger()
     root.setLevel(max(logging.WARNING, root.level))  # log lines would break into the dialogue
-    guide = load_guide(settings.content_dir)
+    guides = load_guides(settings.content_dir)
+    db = args.db or settings.db_path
     try:
-        with_store(args.db or settings.db_path, lambda s: run_console(guide, s, args.user))
+        with_store(db, lambda store: run_console(guides, store, args.user, args.lang))
     except BrokenPipeError:
         # The reader went away (e.g. `| head`): stop quietly; progress is already saved.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -121,15 +131,29 @@ def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_check_content(args: argparse.Namespace, settings: Settings) -> int:
     directory = args.directory or settings.content_dir
     try:
-        guide = load_guide(directory)
+        guides = load_guides(directory)
     except ContentError as error:
         print(error, file=sys.stderr)
         return 1
     if args.json:
+        guide = guides.get(args.lang)
+        if guide is None:
+            known = ", ".join(guides.by_language)
+            print(f"no complete '{args.lang}' guide (complete: {known})", file=sys.stderr)
+            return 1
         print(json.dumps(guide_as_json(guide), ensure_ascii=False, indent=2))
-    else:
-        print(summary(guide))
-    return 0
+        return 0
+    print(summary(guides.reference))
+    for code, guide in guides.by_language.items():
+        if code != REFERENCE:
+            print(f"\n{code} ({guide.messages.language_name}): complete, same shape as English")
+    for code, problems in guides.incomplete.items():
+        listing = "\n".join(f"  - {problem}" for problem in problems)
+        print(
+            f"\n{code}: incomplete, not offered to users; {len(problems)} problem(s):\n{listing}",
+            file=sys.stderr,
+        )
+    return 1 if guides.incomplete else 0
 
 
 def guide_as_json(guide: Guide) -> dict[str, object]:

@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+from bot.content.spec import COMMAND_NAMES
 from bot.walkthrough import REMINDER_OFF, Action, Verb
 
-# name → (verb, description for Telegram's command menu), in menu order
-COMMANDS: dict[str, tuple[Verb, str]] = {
-    "start": (Verb.START, "Begin, or pick up where you left off"),
-    "resume": (Verb.RESUME, "Back to where you were"),
-    "menu": (Verb.MENU, "Jump to a part"),
-    "progress": (Verb.PROGRESS, "How far you have come"),
-    "resources": (Verb.RESOURCES, "Books, films and classes"),
-    "safety": (Verb.SAFETY, "The safety essentials in one place"),
-    "remind": (Verb.REMIND, "A gentle reminder to come back (/remind off to stop)"),
-    "hide": (Verb.HIDE, "Clear this chat now; your place is kept"),
-    "privacy": (Verb.PRIVACY, "What is stored, and your privacy settings"),
-    "delete": (Verb.DELETE, "Erase everything about you"),
-    "restart": (Verb.RESTART, "Start the guide again"),
-    "help": (Verb.HELP, "How this works"),
+# name → verb, in menu order; each language describes them in messages.toml [commands]
+COMMANDS: dict[str, Verb] = {
+    "start": Verb.START,
+    "resume": Verb.RESUME,
+    "menu": Verb.MENU,
+    "progress": Verb.PROGRESS,
+    "resources": Verb.RESOURCES,
+    "safety": Verb.SAFETY,
+    "remind": Verb.REMIND,
+    "hide": Verb.HIDE,
+    "language": Verb.LANGUAGE,
+    "privacy": Verb.PRIVACY,
+    "delete": Verb.DELETE,
+    "restart": Verb.RESTART,
+    "help": Verb.HELP,
 }
+assert tuple(COMMANDS) == COMMAND_NAMES, "bot/content/spec.py lists the same commands"
 
 
 def command_action(text: str) -> Action | None:
@@ -31,4 +34,4 @@ def command_action(text: str) -> Action | None:
         return None
     if name == "remind" and words[1:2] == [REMINDER_OFF]:
         return Action(Verb.REMIND_SET, REMINDER_OFF)
-    return Action(COMMANDS[name][0])
+    return Action(COMMANDS[name])

@@ -14,7 +14,7 @@ import sys
 from typing import TextIO
 
 from bot.commands import command_action
-from bot.content import Guide
+from bot.content import Guide, Guides
 from bot.markup import Markup
 from bot.runtime import Chat, Origin, Runtime, Shown
 from bot.store import Store
@@ -71,9 +71,17 @@ class Console:
     """The terminal front end: the runtime's delivery is printing to `out`."""
 
     def __init__(
-        self, guide: Guide, store: Store, user_id: int, out: TextIO, *, color: bool
+        self,
+        guides: Guide | Guides,
+        store: Store,
+        user_id: int,
+        out: TextIO,
+        *,
+        color: bool,
+        language: str | None = None,
     ) -> None:
-        self.runtime = Runtime(guide, store, self)
+        self.runtime = Runtime(guides, store, self)
+        self.origin = Origin(language=language)  # like Telegram's language_code
         self.user_id = user_id
         self.out = out
         self.color = color
@@ -87,7 +95,8 @@ class Console:
         return Shown()  # a terminal has no chat to clear
 
     async def unavailable(self, user_id: int, origin: Origin | None, *, say: bool) -> None:
-        print(self.runtime.guide.messages.text("store_down"), file=self.out)
+        messages = self.runtime.guides.pick(self.origin.language).messages
+        print(messages.text("store_down"), file=self.out)
 
     def print_screen(self, screen: Screen) -> None:
         rule = "─" * 60
@@ -105,7 +114,7 @@ class Console:
             print("\n/start · /help · q to quit", file=self.out)
 
     async def run(self, lines: TextIO) -> None:
-        await self.runtime.act(self.user_id, Action(Verb.START))
+        await self.runtime.act(self.user_id, Action(Verb.START), self.origin)
         while True:
             print("> ", end="", file=self.out, flush=True)
             line = lines.readline()
@@ -116,9 +125,16 @@ class Console:
             if action is None:
                 print("Please pick one of the numbers above, or type /help.", file=self.out)
                 continue
-            await self.runtime.act(self.user_id, action)
+            await self.runtime.act(self.user_id, action, self.origin)
 
 
-async def run_console(guide: Guide, store: Store, user: str) -> None:
-    console = Console(guide, store, console_user_id(user), sys.stdout, color=sys.stdout.isatty())
+async def run_console(guides: Guides, store: Store, user: str, language: str | None) -> None:
+    console = Console(
+        guides,
+        store,
+        console_user_id(user),
+        sys.stdout,
+        color=sys.stdout.isatty(),
+        language=language,
+    )
     await console.run(sys.stdin)

@@ -14,6 +14,8 @@ def stats_text(guide: Guide, stats: Stats) -> str:
         f"finished the guide: {stats.finished}",
         f"active in the last 7 days: {stats.active_7d}",
         f"pending reminders: {stats.pending_reminders}",
+        "users per language: "
+        + (", ".join(f"{code} {n}" for code, n in sorted(stats.languages.items())) or "none"),
         "reached each part:",
     ]
     for number, part in enumerate(guide.parts, start=1):

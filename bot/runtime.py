@@ -19,8 +19,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
-from bot.content import Guide
-from bot.store import Store, StoreUnavailable
+from bot.content import Guide, Guides
+from bot.store import Store, StoredUser, StoreUnavailable
 from bot.walkthrough import Action, Effect, Outcome, Verb, handle, screens
 
 log = logging.getLogger(__name__)
@@ -41,6 +41,7 @@ class Origin:
     message_id: int | None = None
     answer: Callable[[str | None], Awaitable[Any]] | None = None
     typed: int | None = None
+    language: str | None = None  # Telegram's language_code for the user, if it sent one
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,13 @@ class Delivery(Protocol):
 class Runtime:
     def __init__(
         self,
-        guide: Guide,
+        guides: Guide | Guides,
         store: Store,
         delivery: Delivery,
         clock: Clock = time.time,
         reminders_changed: Callable[[], None] = lambda: None,
     ) -> None:
-        self.guide = guide
+        self.guides = Guides.one_or_many(guides)
         self.store = store
         self.delivery = delivery
         self.clock = clock
@@ -156,7 +157,8 @@ class Runtime:
         async with self.lock(user_id):
             stored = await self.store.load_user(user_id)
             before = stored.progress if stored else None
-            outcome = handle(self.guide, before, action)
+            guide = self.guide_for(stored, action, origin)
+            outcome = handle(guide, before, action)
             now = self.now()
             typed = origin.typed if origin else None
             erase: tuple[int, ...] = ()
@@ -165,7 +167,7 @@ class Runtime:
                 erase = contents.deletable + ((typed,) if isinstance(typed, int) else ())
                 if contents.leftovers and outcome.effect is Effect.FORGET:
                     outcome = replace(
-                        outcome, screen=screens.info(self.guide, "deleted_leftovers", False)
+                        outcome, screen=screens.info(guide, "deleted_leftovers", False)
                     )
             if outcome.effect is Effect.FORGET:
                 await self.store.delete_user(user_id)  # the chat ledger too, if a stranger's
@@ -185,6 +187,16 @@ class Runtime:
             newcomer = before is None and outcome.progress is not None
             return outcome, Chat(live, tidy, erase), newcomer
 
+    def guide_for(self, stored: StoredUser | None, action: Action, origin: Origin | None) -> Guide:
+        """The language to answer in: the one being chosen (a language, or the welcome a
+        newcomer confirmed on), else the user's own, else Telegram's, else English."""
+        chosen = action.verb is Verb.SET_LANGUAGE or (action.verb is Verb.CONFIRM and not stored)
+        if chosen and (guide := self.guides.get(action.target)) is not None:
+            return guide
+        if stored is not None:
+            return self.guides.get(stored.progress.language) or self.guides.reference
+        return self.guides.pick(origin.language if origin else None)
+
     async def blocked(self, user_id: int) -> None:
         """Telegram says the user blocked the bot: keep their progress, stop messaging them."""
         log.info("user %s blocked the bot", user_id)
@@ -199,17 +211,21 @@ class Runtime:
             if await self.store.unblock(user_id):
                 log.info("user %s unblocked the bot", user_id)
 
-    async def heard(self, user_id: int, message_id: int) -> None:
+    async def heard(self, user_id: int, message_id: int, fallback: Guide) -> Guide:
         """The user wrote something that is not a command (or one the bot does not know):
-        they are back if they had blocked the bot, and their message is in the chat ledger."""
+        they are back if they had blocked the bot, and their message is in the chat ledger.
+        Returns the guide in the user's own language (`fallback` if none is stored)."""
         try:
             async with self.lock(user_id):
+                language = await self.store.language_of(user_id)
                 if isinstance(message_id, int):
                     await self.store.note_messages(user_id, [(message_id, False)], self.now())
                 if await self.store.unblock(user_id):
                     log.info("user %s unblocked the bot", user_id)
         except StoreUnavailable as error:
             self.store_failed(error)
+            return fallback
+        return self.guides.get(language) or fallback
 
     async def housekeeping(self) -> None:
         """Now and then: forget message ids too old to delete, and checkpoint the WAL so it

@@ -32,13 +32,13 @@ JOURNAL_SIZE_LIMIT = 1 << 20
 
 UPSERT_PROGRESS = """
 INSERT INTO users (user_id, acknowledged_at, step_id, step_index, view, ticked, seen_parts,
-                   reviewing, tidy, not_yet, started_at, last_seen_at, finished_at)
+                   reviewing, tidy, not_yet, language, started_at, last_seen_at, finished_at)
 VALUES (:user_id, :now, :step_id, :step_index, :view, :ticked, :seen_parts, :reviewing,
-        :tidy, :not_yet, :now, :now, CASE WHEN :finished THEN :now END)
+        :tidy, :not_yet, :language, :now, :now, CASE WHEN :finished THEN :now END)
 ON CONFLICT (user_id) DO UPDATE SET
     step_id = excluded.step_id, step_index = excluded.step_index, view = excluded.view,
     ticked = excluded.ticked, seen_parts = excluded.seen_parts, tidy = excluded.tidy,
-    not_yet = excluded.not_yet,
+    not_yet = excluded.not_yet, language = excluded.language,
     reviewing = excluded.reviewing, last_seen_at = excluded.last_seen_at, blocked_at = NULL,
     finished_at = CASE WHEN :finished THEN COALESCE(users.finished_at, :now) END
 """
@@ -56,6 +56,7 @@ class Stats:
     finished: int
     active_7d: int
     pending_reminders: int
+    languages: dict[str, int]  # language code → users
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Reminder:
     user_id: int
     due_at: int
     attempts: int = 0
+    language: str = "en"
 
 
 @dataclass(frozen=True)
@@ -187,10 +189,14 @@ class Store:
     async def load_user(self, user_id: int) -> StoredUser | None:
         row = await self._fetchone(
             "SELECT step_id, step_index, view, ticked, seen_parts, reviewing, finished_at, "
-            "tidy, not_yet, blocked_at FROM users WHERE user_id = ?",
+            "tidy, not_yet, language, blocked_at FROM users WHERE user_id = ?",
             (user_id,),
         )
-        return StoredUser(_progress_from_row(row[:9]), row[9] is not None) if row else None
+        return StoredUser(_progress_from_row(row[:10]), row[10] is not None) if row else None
+
+    async def language_of(self, user_id: int) -> str | None:
+        row = await self._fetchone("SELECT language FROM users WHERE user_id = ?", (user_id,))
+        return str(row[0]) if row else None
 
     async def save(self, user_id: int, progress: Progress, now: int) -> None:
         """Insert or update the user's progress in one atomic statement, committed on return."""
@@ -207,6 +213,7 @@ class Store:
                 "reviewing": int(progress.reviewing),
                 "tidy": int(progress.tidy),
                 "not_yet": json.dumps(sorted(progress.not_yet)),
+                "language": progress.language,
                 "finished": int(progress.finished),
             },
         )
@@ -317,13 +324,17 @@ class Store:
     async def due_reminders(self, now: int, limit: int) -> list[Reminder]:
         """The earliest pending reminders due by `now`, at most `limit` (from an index)."""
         rows = await self._fetchall(
-            "SELECT user_id, due_at, attempts FROM reminders WHERE sent_at IS NULL "
+            "SELECT user_id, due_at, attempts, (SELECT language FROM users u WHERE u.user_id "
+            "= reminders.user_id) FROM reminders WHERE sent_at IS NULL "
             "AND due_at <= ? AND NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = "
             "reminders.user_id AND (u.finished_at IS NOT NULL OR u.blocked_at IS NOT NULL)) "
             "ORDER BY due_at LIMIT ?",
             (now, limit),
         )
-        return [Reminder(int(user), int(due), int(attempts)) for user, due, attempts in rows]
+        return [
+            Reminder(int(user), int(due), int(attempts), str(language or "en"))
+            for user, due, attempts, language in rows
+        ]
 
     async def next_reminder_due(self) -> int | None:
         row = await self._fetchone("SELECT MIN(due_at) FROM reminders WHERE sent_at IS NULL")
@@ -372,6 +383,7 @@ class Store:
             "SELECT value, COUNT(*) FROM users, json_each(users.seen_parts) GROUP BY value"
         )
         pending = await self._fetchone("SELECT COUNT(*) FROM reminders WHERE sent_at IS NULL")
+        languages = await self._fetchall("SELECT language, COUNT(*) FROM users GROUP BY language")
         users, acknowledged, finished, active = totals or (0, 0, 0, 0)
         return Stats(
             users=int(users),
@@ -380,6 +392,7 @@ class Store:
             finished=int(finished),
             active_7d=int(active),
             pending_reminders=int(pending[0]) if pending else 0,
+            languages={str(code): int(count) for code, count in languages},
         )
 
     async def backup(self, destination: Path) -> None:
@@ -461,7 +474,18 @@ def private_folders(folder: Path) -> None:
 
 
 def _progress_from_row(row: Sequence[Any]) -> Progress:
-    step_id, step_index, view, ticked, seen_parts, reviewing, finished_at, tidy, not_yet = row
+    (
+        step_id,
+        step_index,
+        view,
+        ticked,
+        seen_parts,
+        reviewing,
+        finished_at,
+        tidy,
+        not_yet,
+        language,
+    ) = row
     try:
         view_value = View(view)
     except ValueError:
@@ -476,4 +500,5 @@ def _progress_from_row(row: Sequence[Any]) -> Progress:
         finished=finished_at is not None,
         tidy=bool(tidy),
         not_yet=frozenset(json.loads(not_yet)),
+        language=str(language),
     )

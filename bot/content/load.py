@@ -10,6 +10,7 @@ from typing import Any
 
 from bot.content.model import (
     Guide,
+    Guides,
     Messages,
     Part,
     Resource,
@@ -20,12 +21,12 @@ from bot.content.model import (
 )
 from bot.content.spec import (
     DISCREET_TABLE,
-    EXPLICIT_WORDS,
     MAX_ANSWER_CHARS,
     MAX_LABEL_CHARS,
     MAX_PROFILE_CHARS,
     MAX_SHARED_ROW_CHARS,
     MESSAGE_SPEC,
+    MIN_LOCK_SCREEN_WORDS,
     SHARED_ROW_BUTTONS,
     MessageFormat,
 )
@@ -48,40 +49,74 @@ class ContentError(Exception):
         super().__init__(f"{len(problems)} problem(s) in the guide content:\n{listing}")
 
 
+REFERENCE = "en"  # the language every other one is checked against
+LANGUAGE = re.compile(r"^[a-z]{2}$")
+
+
 def default_content_dir() -> Path:
     """`content/` beside the package in a checkout, else the copy installed with it."""
     package = Path(__file__).resolve().parent.parent
     for candidate in (package.parent / "content", package / "content_data"):
-        if (candidate / "messages.toml").is_file():
+        if (candidate / REFERENCE / "messages.toml").is_file():
             return candidate
     return package.parent / "content"
 
 
-def load_guide(directory: Path | None = None) -> Guide:
-    """Load and validate the whole guide, or raise ContentError naming every problem."""
-    return _Loader(directory or default_content_dir()).load()
+def load_guide(directory: Path | None = None, language: str = REFERENCE) -> Guide:
+    """Load and validate one language of the guide (checked against English), or raise
+    ContentError naming every problem."""
+    root = directory or default_content_dir()
+    reference = _Loader(root, REFERENCE).load()
+    return reference if language == REFERENCE else _Loader(root, language, reference).load()
+
+
+def load_guides(directory: Path | None = None) -> Guides:
+    """Every language in `content/`: English must be complete (else ContentError); another
+    language with problems is kept out, its problems listed in `Guides.incomplete`."""
+    root = directory or default_content_dir()
+    reference = _Loader(root, REFERENCE).load()
+    complete = {REFERENCE: reference}
+    incomplete: dict[str, list[str]] = {}
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+    for code in folders:
+        if code == REFERENCE or not LANGUAGE.match(code):
+            continue
+        try:
+            complete[code] = _Loader(root, code, reference).load()
+        except ContentError as error:
+            incomplete[code] = error.problems
+    return Guides.of(complete, incomplete)
 
 
 class _Loader:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, language: str, reference: Guide | None = None) -> None:
         self.root = root
+        self.language = language
+        self.base = root / language
+        self.reference = reference
         self.problems: list[str] = []
         self._file = ""
         self._part_files: dict[str, str] = {}
+        self._refused: frozenset[str] = frozenset()
 
     def load(self) -> Guide:
-        if not self.root.is_dir():
-            raise ContentError([f"{self.root}: content directory not found"])
+        if not self.base.is_dir():
+            raise ContentError([f"{self.base}: content directory not found"])
+        self._refused = self._lock_screen_words()
         messages = self._messages()
         resources = self._resources()
         parts = self._parts(resources)
         self._check_unique_steps(parts)
         if self.problems:
             raise ContentError(self.problems)
-        guide = Guide(parts=parts, resources=resources, messages=Messages(messages))
+        guide = Guide(
+            parts=parts, resources=resources, messages=Messages(messages), language=self.language
+        )
         self._check_rendered_resources(guide)
         self._check_part_buttons(guide)
-        self.problems += check_voice(guide, messages, self._part_files)
+        self.problems += check_voice(guide, messages, self._part_files, f"{self.language}/")
+        if self.reference is not None:
+            self._compare(guide, messages)
         if self.problems:
             raise ContentError(self.problems)
         return guide
@@ -150,7 +185,7 @@ class _Loader:
     # -- the files ------------------------------------------------------------------
 
     def _messages(self) -> dict[str, dict[str, str]]:
-        data = self.read_toml(self.root / "messages.toml")
+        data = self.read_toml(self.base / "messages.toml")
         if data is None:
             return {}
         self.unknown_keys(data, set(MESSAGE_SPEC), "")
@@ -198,7 +233,7 @@ class _Loader:
         elif len(value) > MAX_STEP_CHARS:
             self.problem(where, f"{key}: {len(value)} characters; at most {MAX_STEP_CHARS}")
         if table == DISCREET_TABLE or key == "short_description":
-            words = sorted(set(re.findall(r"[a-z]+", value.lower())) & EXPLICIT_WORDS)
+            words = sorted(set(re.findall(r"[^\W\d_]+", value.lower())) & self._refused)
             if words:
                 self.problem(
                     where,
@@ -207,7 +242,7 @@ class _Loader:
                 )
 
     def _resources(self) -> tuple[ResourceGroup, ...]:
-        data = self.read_toml(self.root / "resources.toml")
+        data = self.read_toml(self.base / "resources.toml")
         if data is None:
             return ()
         self.unknown_keys(data, {"groups", "resources"}, "")
@@ -291,9 +326,9 @@ class _Loader:
             return None
 
     def _parts(self, resources: tuple[ResourceGroup, ...]) -> tuple[Part, ...]:
-        files = sorted((self.root / "parts").glob("*.toml"))
+        files = sorted((self.base / "parts").glob("*.toml"))
         if not files:
-            self._file = "parts/"
+            self._file = f"{self.language}/parts/"
             self.problem("", "no part files (parts/*.toml) found")
         parts = [self._part(path, resources) for path in files]
         seen: set[str] = set()
@@ -400,7 +435,7 @@ class _Loader:
         for part in parts:
             for step in part.steps:
                 if step.id in seen:
-                    self._file = self._part_files.get(part.id, "parts/")
+                    self._file = self._part_files.get(part.id, f"{self.language}/parts/")
                     self.problem(
                         f"step {step.id}", f"id: duplicate step id (also in part {seen[step.id]})"
                     )
@@ -410,7 +445,7 @@ class _Loader:
         for number, part in enumerate(guide.parts, start=1):
             label = guide.messages.button("part", number=number, title=part.title)
             if len(label) > MAX_LABEL_CHARS["buttons"]:
-                self._file = self._part_files.get(part.id, "parts/")
+                self._file = self._part_files.get(part.id, f"{self.language}/parts/")
                 self.problem(
                     f"part {part.id}",
                     f"title: its menu button {label!r} has {len(label)} characters; a narrow "
@@ -420,9 +455,85 @@ class _Loader:
     def _check_rendered_resources(self, guide: Guide) -> None:
         rendered = guide.messages.text("resources", resources=guide.render_resources())
         if len(rendered) > MAX_STEP_CHARS:
-            self._file = "resources.toml"
+            self._file = f"{self.language}/resources.toml"
             self.problem(
                 "",
                 f"the /resources message renders to {len(rendered)} characters; "
                 f"at most {MAX_STEP_CHARS}: shorten the descriptions",
             )
+
+    # -- languages -----------------------------------------------------------------
+
+    def _lock_screen_words(self) -> frozenset[str]:
+        data = self.read_toml(self.base / "lock-screen.toml")
+        if data is None:
+            return frozenset()
+        self.unknown_keys(data, {"refused"}, "")
+        words = data.get("refused")
+        if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
+            self.problem("refused", "must be a list of words")
+            return frozenset()
+        if len(words) < MIN_LOCK_SCREEN_WORDS:
+            self.problem(
+                "refused",
+                f"{len(words)} words; list at least {MIN_LOCK_SCREEN_WORDS} that must never "
+                "show on a lock screen in this language",
+            )
+        return frozenset(word.lower() for word in words)
+
+    def _compare(self, guide: Guide, messages: dict[str, dict[str, str]]) -> None:
+        """A translation has English's shape: the same parts, step ids, kinds and safety
+        marks in the same order, the same answers and resources, the same placeholders."""
+        reference = self.reference
+        assert reference is not None
+        mine = {part.id: part for part in guide.parts}
+        if [p.id for p in guide.parts] != [p.id for p in reference.parts]:
+            self._file = f"{self.language}/parts/"
+            self.problem(
+                "",
+                f"parts {[p.id for p in guide.parts]} differ from English "
+                f"{[p.id for p in reference.parts]}",
+            )
+        for theirs in reference.parts:
+            part = mine.get(theirs.id)
+            if part is None:
+                continue
+            self._file = self._part_files.get(part.id, f"{self.language}/parts/")
+            shape = [(s.id, s.kind, s.safety) for s in part.steps]
+            expected = [(s.id, s.kind, s.safety) for s in theirs.steps]
+            if shape != expected:
+                ids, english = [s[0] for s in shape], [s[0] for s in expected]
+                missing = [i for i in english if i not in ids]
+                extra = [i for i in ids if i not in english]
+                detail = (f"missing {', '.join(missing)}; " if missing else "") + (
+                    f"extra {', '.join(extra)}; " if extra else ""
+                )
+                self.problem(
+                    f"part {part.id}",
+                    f"steps differ from English ({detail or 'order, kind or safety marks'})",
+                )
+            if (part.answers is None) != (theirs.answers is None):
+                self.problem(f"part {part.id}", "answers: present in one language only")
+        self._file = f"{self.language}/resources.toml"
+        groups = [(g.id, [r.id for r in g.resources]) for g in guide.resources]
+        english_groups = [(g.id, [r.id for r in g.resources]) for g in reference.resources]
+        if groups != english_groups:
+            self.problem("", f"groups and resources {groups} differ from English {english_groups}")
+        self._file = f"{self.language}/messages.toml"
+        for table, texts in reference.messages.tables.items():
+            for key, text in texts.items():
+                if key in messages.get(table, {}) and placeholders(text) != placeholders(
+                    messages[table][key]
+                ):
+                    self.problem(
+                        f"[{table}]",
+                        f"{key}: placeholders {sorted(placeholders(messages[table][key]))} "
+                        f"differ from English {sorted(placeholders(text))}",
+                    )
+
+
+def placeholders(text: str) -> set[str]:
+    try:
+        return {name for _, name, _, _ in Formatter().parse(text) if name}
+    except ValueError:
+        return set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from functools import cached_property
 from html import unescape
@@ -139,12 +139,27 @@ class Messages:
     def profile(self, key: str) -> str:
         return self._tables["profile"][key]
 
+    def command(self, name: str) -> str:
+        """The description of a command in Telegram's menu."""
+        return self._tables["commands"][name]
+
+    @property
+    def language_name(self) -> str:
+        return self._tables["language"]["name"]
+
+    @property
+    def tables(self) -> Mapping[str, Mapping[str, str]]:
+        return self._tables
+
 
 @dataclass(frozen=True)
 class Guide:
     parts: tuple[Part, ...]
     resources: tuple[ResourceGroup, ...]
     messages: Messages = field(compare=False)
+    language: str = "en"  # the two-letter code of content/<language>/
+    # every complete language as (code, its own name), for /language; set by Guides
+    languages: tuple[tuple[str, str], ...] = field(default=(), compare=False)
     _index: Mapping[str, tuple[int, int]] = field(init=False, repr=False, compare=False)
 
     checklist_ids: frozenset[str] = field(init=False, repr=False, compare=False)
@@ -182,3 +197,36 @@ class Guide:
 
     def render_resources(self) -> Markup:
         return Markup("\n\n".join(group.render() for group in self.resources))
+
+
+@dataclass(frozen=True)
+class Guides:
+    """The guide in every complete language; English is the reference and the fallback."""
+
+    by_language: Mapping[str, Guide]
+    incomplete: Mapping[str, list[str]]  # language → its problems (not offered to users)
+
+    @classmethod
+    def of(cls, complete: Mapping[str, Guide], incomplete: Mapping[str, list[str]]) -> Guides:
+        names = tuple((code, guide.messages.language_name) for code, guide in complete.items())
+        with_names = {code: replace(guide, languages=names) for code, guide in complete.items()}
+        return cls(MappingProxyType(with_names), MappingProxyType(dict(incomplete)))
+
+    @property
+    def reference(self) -> Guide:
+        return self.by_language["en"]
+
+    def get(self, code: str | None) -> Guide | None:
+        return self.by_language.get(code or "")
+
+    @classmethod
+    def one_or_many(cls, guides: Guide | Guides) -> Guides:
+        """Accept a single guide (tests, tools) where every language could go."""
+        if isinstance(guides, Guides):
+            return guides
+        return cls.of({guides.language: guides}, {})
+
+    def pick(self, language_code: str | None) -> Guide:
+        """The guide for Telegram's `language_code` ("es-MX" → es); English otherwise."""
+        base = (language_code or "").lower().replace("_", "-").split("-")[0]
+        return self.by_language.get(base, self.reference)

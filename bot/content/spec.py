@@ -12,6 +12,23 @@ class MessageFormat(Enum):
 
 H, P = MessageFormat.HTML, MessageFormat.PLAIN
 
+# Every command the bot understands, in menu order (bot/commands.py maps them to verbs).
+COMMAND_NAMES = (
+    "start",
+    "resume",
+    "menu",
+    "progress",
+    "resources",
+    "safety",
+    "remind",
+    "hide",
+    "language",
+    "privacy",
+    "delete",
+    "restart",
+    "help",
+)
+
 
 def _keys(
     fmt: MessageFormat, spec: dict[str, tuple[str, ...]]
@@ -25,7 +42,8 @@ MESSAGE_SPEC: dict[str, dict[str, tuple[MessageFormat, frozenset[str]]]] = {
         {
             "welcome": (),
             "under18": (),
-            "privacy": (),
+            "privacy": ("language",),
+            "languages": (),
             "help": (),
             "menu": (),
             "safety": ("essentials",),
@@ -87,9 +105,12 @@ MESSAGE_SPEC: dict[str, dict[str, tuple[MessageFormat, frozenset[str]]]] = {
             "delete": (),
             "checklist": (),
             "safety": (),
+            "language": (),
         },
     ),
-    "notices": _keys(P, {"stale": (), "hidden": (), "tidy_on": (), "tidy_off": ()}),
+    "notices": _keys(
+        P, {"stale": (), "hidden": (), "tidy_on": (), "tidy_off": (), "language_set": ()}
+    ),
     "reminder": {
         **_keys(H, {"text": (), "offer": (), "set": ("when",), "off": (), "nothing_left": ()}),
         **_keys(
@@ -99,6 +120,10 @@ MESSAGE_SPEC: dict[str, dict[str, tuple[MessageFormat, frozenset[str]]]] = {
     # The bot's Telegram profile: shown in an empty chat before Start, and in its profile
     # and share previews. Plain text; set at start-up.
     "profile": _keys(P, {"description": (), "short_description": ()}),
+    # This language's name in itself ("Español"), for /language.
+    "language": _keys(P, {"name": ()}),
+    # Telegram's command menu, registered per language: one description per command.
+    "commands": _keys(P, dict.fromkeys(COMMAND_NAMES, ())),
 }
 
 # Telegram's limits for plain texts, and for buttons what a narrow phone shows uncut: a
@@ -108,56 +133,18 @@ MAX_LABEL_CHARS = {
     "notices": 200,
     "reminder": 32,
     "profile": 512,
+    "language": 32,
+    "commands": 256,
 }
 MAX_PROFILE_CHARS = {"description": 512, "short_description": 120}
 SHARED_ROW_BUTTONS = frozenset(
-    {"back", "menu", "remind", "progress", "resources", "restart", "restart_yes", "cancel"}
+    {"back", "menu", "remind", "progress", "resources", "restart", "language", "hide"}
 )
 MAX_SHARED_ROW_CHARS = 16
 MAX_ANSWER_CHARS = 16  # a checklist's two answers share a row
 
-# Reminder texts can pop up on a lock screen unasked, so none of these may appear there.
+# Reminder texts (and the short profile description) can show on a lock screen or in a
+# preview unasked; each language lists the words refused there in
+# content/<lang>/lock-screen.toml.
 DISCREET_TABLE = "reminder"
-EXPLICIT_WORDS = frozenset(
-    [
-        "anal",
-        "anus",
-        "arse",
-        "ass",
-        "bottom",
-        "bottoms",
-        "bum",
-        "bums",
-        "butt",
-        "butts",
-        "booty",
-        "sex",
-        "sexual",
-        "sexy",
-        "lube",
-        "lubricant",
-        "prostate",
-        "penis",
-        "vagina",
-        "condom",
-        "condoms",
-        "toy",
-        "toys",
-        "vibrator",
-        "dildo",
-        "orgasm",
-        "peg",
-        "pegging",
-        "strap",
-        "naked",
-        "nude",
-        "fetish",
-        "kink",
-        "kinky",
-        "intimacy",
-        "intimate",
-        "erotic",
-        "porn",
-        "pleasure",
-    ]
-)
+MIN_LOCK_SCREEN_WORDS = 20  # a list shorter than this cannot be a serious one

@@ -13,6 +13,12 @@ from bot.content.model import Guide, Step
 WORDS_PER_MINUTE = 200  # a calm reading pace
 NARRATOR_NAME = "Gently"
 NAME_ALLOWED_IN = frozenset({"welcome"})  # where the bot introduces itself by name
+# How each language would name the bot in the third person, which the narrator never does.
+THIRD_PERSON = {
+    "en": ("the bot",),
+    "es": ("el bot",),
+    "de": ("der bot", "den bot", "dem bot", "des bots"),
+}
 
 
 def plain(text: str) -> str:
@@ -44,12 +50,16 @@ def walk(guide: Guide) -> list[Step]:
 
 
 def check_voice(
-    guide: Guide, messages: Mapping[str, Mapping[str, str]], part_files: Mapping[str, str]
+    guide: Guide,
+    messages: Mapping[str, Mapping[str, str]],
+    part_files: Mapping[str, str],
+    prefix: str = "",
 ) -> list[str]:
+    """Problems with how the guide reads; `prefix` is the language folder ("es/")."""
     problems: list[str] = []
     steps = walk(guide)
     for before, after in itertools.pairwise(steps):
-        where = f"{part_files.get(after.part_id, 'parts/')}: step {after.id}"
+        where = f"{part_files.get(after.part_id, prefix + 'parts/')}: step {after.id}"
         if opening_word(before.text) == opening_word(after.text):
             problems.append(
                 f"{where}: opens with {opening_word(after.text)!r} like the step before "
@@ -60,23 +70,28 @@ def check_voice(
     finish = messages.get("text", {}).get("finished", "")
     for repeated in sorted(sentences(steps[-1].text) & sentences(finish)) if steps else []:
         problems.append(
-            f"messages.toml: [text]: finished: repeats the last step ({steps[-1].id}): {repeated!r}"
+            f"{prefix}messages.toml: [text]: finished: repeats the last step "
+            f"({steps[-1].id}): {repeated!r}"
         )
-    problems += narrator_problems(messages)
+    problems += [f"{prefix}{problem}" for problem in narrator_problems(messages, guide.language)]
     return problems
 
 
-def narrator_problems(messages: Mapping[str, Mapping[str, str]]) -> Iterable[str]:
+def narrator_problems(
+    messages: Mapping[str, Mapping[str, str]], language: str = "en"
+) -> Iterable[str]:
     """One narrator: the bot speaks as "I", never as "the bot" or by name (but to say
     hello)."""
+    third_person = THIRD_PERSON.get(language, THIRD_PERSON["en"])
     for table, texts in messages.items():
         for key, text in texts.items():
-            lowered = plain(text).lower()
-            if "the bot" in lowered:
-                yield (
-                    f"messages.toml: [{table}]: {key}: says 'the bot'; the narrator speaks "
-                    "as 'I' throughout"
-                )
+            lowered = f" {plain(text).lower()} "
+            for phrase in third_person:
+                if f" {phrase} " in lowered or f" {phrase}," in lowered:
+                    yield (
+                        f"messages.toml: [{table}]: {key}: says '{phrase}'; the narrator "
+                        "speaks as 'I' throughout"
+                    )
             if table != "profile" and key not in NAME_ALLOWED_IN and NARRATOR_NAME in text:
                 yield (
                     f"messages.toml: [{table}]: {key}: names {NARRATOR_NAME}; the narrator "

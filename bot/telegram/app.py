@@ -28,7 +28,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.commands import COMMANDS
 from bot.config import Settings
-from bot.content import Guide
+from bot.content import REFERENCE, Guide, Guides, Messages
 from bot.health import HEARTBEAT_EVERY, Beat, beat, heartbeat_path
 from bot.runtime import Runtime
 from bot.store import Store
@@ -62,7 +62,7 @@ class Gently:
     def __init__(
         self,
         settings: Settings,
-        guide: Guide,
+        guides: Guides,
         clock: Callable[[], float],
         delivery: Delivery,
         scheduler: SendScheduler | None,
@@ -71,7 +71,7 @@ class Gently:
     ) -> None:
         self.settings = settings
         self.reminder_loop = reminder_loop
-        self.guide = guide
+        self.guides = guides
         self.clock = clock
         self.delivery = delivery
         self.scheduler = scheduler
@@ -104,7 +104,7 @@ class Gently:
         store = await self.open_store()
         timer: ReminderTimer | None = None
         runtime = Runtime(
-            self.guide,
+            self.guides,
             store,
             self.delivery,
             self.clock,
@@ -116,20 +116,33 @@ class Gently:
         if self.reminder_loop:
             timer.start()
         self._heartbeat = asyncio.create_task(self._beat_forever(app), name="heartbeat")
-        commands = [BotCommand(name, description) for name, (_, description) in COMMANDS.items()]
-        await app.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
-        await self._set_profile(app.bot)
+        await self._introduce(app.bot)
         log.info("Gently is ready (database %s)", self.settings.db_path)
 
-    async def _set_profile(self, bot: Bot) -> None:
-        """The texts Telegram shows before Start and in the bot's profile, from content/.
-        Cosmetic: a refusal is one warning and the bot serves anyway."""
-        profile = self.guide.messages.profile
+    async def _introduce(self, bot: Bot) -> None:
+        """The command menu and the profile texts (shown before Start and in the bot's
+        profile), from content/, in every language: English for everyone else, each other
+        language for the users whose Telegram speaks it."""
+        for code, guide in self.guides.by_language.items():
+            language = None if code == REFERENCE else code
+            messages = guide.messages
+            commands = [BotCommand(name, messages.command(name)) for name in COMMANDS]
+            await bot.set_my_commands(
+                commands, scope=BotCommandScopeAllPrivateChats(), language_code=language
+            )
+            await self._set_profile(bot, messages, language)
+
+    async def _set_profile(self, bot: Bot, messages: Messages, language: str | None) -> None:
+        """Cosmetic: a refusal is one warning and the bot serves anyway."""
         try:
-            await bot.set_my_description(profile("description"))
-            await bot.set_my_short_description(profile("short_description"))
+            await bot.set_my_description(messages.profile("description"), language_code=language)
+            await bot.set_my_short_description(
+                messages.profile("short_description"), language_code=language
+            )
         except TelegramError as error:
-            log.warning("could not set the bot's profile texts: %s", error.message)
+            log.warning(
+                "could not set the bot's profile texts (%s): %s", language or "en", error.message
+            )
 
     async def post_shutdown(self, app: Application) -> None:  # type: ignore[type-arg]
         await self.delivery.settle()
@@ -166,7 +179,7 @@ class Gently:
 
 def build_application(
     settings: Settings,
-    guide: Guide,
+    guides: Guide | Guides,
     *,
     request: BaseRequest | None = None,
     clock: Callable[[], float] = time.time,
@@ -190,8 +203,9 @@ def build_application(
         defaults=DEFAULTS,
         rate_limiter=scheduler,
     )
-    delivery = Delivery(bot, guide.messages)
-    gently = Gently(settings, guide, clock, delivery, scheduler, open_store, reminder_loop)
+    guides = Guides.one_or_many(guides)
+    delivery = Delivery(bot, guides)
+    gently = Gently(settings, guides, clock, delivery, scheduler, open_store, reminder_loop)
     app = (
         ApplicationBuilder()
         .bot(bot)
@@ -209,7 +223,7 @@ def build_application(
             + (ordered.unfinished if isinstance(ordered, PerUserOrderedProcessor) else 0)
         )
     )
-    register(app, Handlers(guide, lambda: gently.runtime, delivery), settings.admin_ids)
+    register(app, Handlers(guides, lambda: gently.runtime, delivery), settings.admin_ids)
     return app
 
 

@@ -43,6 +43,8 @@ _CODES: dict[Verb, str] = {
     Verb.TIDY: "td",
     Verb.CHECKLIST: "ck",
     Verb.SAFETY: "sf",
+    Verb.LANGUAGE: "lg",
+    Verb.SET_LANGUAGE: "L",
 }
 _VERBS = {code: verb for verb, code in _CODES.items()}
 _TARGET = re.compile(r"^[a-z0-9][a-z0-9.-]{0,47}$")

@@ -20,7 +20,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.warnings import PTBUserWarning
 
-from bot.content import Messages
+from bot.content import Guides
 from bot.runtime import Chat, Origin, Shown
 from bot.telegram.budget import Lane
 from bot.telegram.render import keyboard
@@ -45,9 +45,9 @@ class Delivery:
     """Sends screens for the runtime. Replies go in the scheduler's reply lane, clearing an
     old keyboard in the cosmetic lane, reminders in their own."""
 
-    def __init__(self, bot: Bot, messages: Messages) -> None:
+    def __init__(self, bot: Bot, guides: Guides) -> None:
         self.bot = bot
-        self.messages = messages
+        self.guides = guides
         self._background: set[asyncio.Future[None]] = set()
         self.on_blocked: Callable[[int], Awaitable[None]] | None = None
 
@@ -163,7 +163,9 @@ class Delivery:
         if origin and origin.answer:
             await self.quietly(origin.answer(None))
         if say:
-            await self.text(user_id, self.messages.text("store_down"))  # not noted: no store
+            language = origin.language if origin else None  # no store: Telegram's language
+            messages = self.guides.pick(language).messages
+            await self.text(user_id, messages.text("store_down"))  # not noted: no store
 
     async def _send_new(
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None

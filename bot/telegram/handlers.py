@@ -11,7 +11,7 @@ from telegram.constants import ChatMemberStatus, ChatType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from bot.commands import command_action
-from bot.content import Guide, Messages
+from bot.content import Guides, Messages
 from bot.markup import escape
 from bot.reporting import stats_text
 from bot.runtime import Origin, Runtime
@@ -28,8 +28,8 @@ class Handlers:
     """Every handler of the bot. `runtime` is called for at each update: it exists only
     once post_init has opened the store."""
 
-    def __init__(self, guide: Guide, runtime: Callable[[], Runtime], delivery: Delivery) -> None:
-        self.guide = guide
+    def __init__(self, guides: Guides, runtime: Callable[[], Runtime], delivery: Delivery) -> None:
+        self.guides = guides
         self._runtime = runtime
         self.delivery = delivery
         self._refused_chats: set[int] = set()
@@ -38,9 +38,10 @@ class Handlers:
     def runtime(self) -> Runtime:
         return self._runtime()
 
-    @property
-    def messages(self) -> Messages:
-        return self.guide.messages
+    def messages(self, update: Update) -> Messages:
+        """Texts in the language Telegram gives for the sender (no database read)."""
+        user = update.effective_user
+        return self.guides.pick(user.language_code if user else None).messages
 
     async def screen(self, update: Update, context: Context) -> None:
         """Before anything else: an update missing what handlers rely on (a message with no
@@ -60,7 +61,8 @@ class Handlers:
         assert message and user
         action = command_action(message.text or "")
         assert action is not None, "CommandHandler only passes known commands"
-        await self.runtime.act(user.id, action, Origin(typed=message.message_id))
+        origin = Origin(typed=message.message_id, language=user.language_code)
+        await self.runtime.act(user.id, action, origin)
 
     async def callback(self, update: Update, context: Context) -> None:
         """A button press: always answered; stale or forged data re-shows the current step."""
@@ -68,10 +70,14 @@ class Handlers:
         assert query is not None
         message = query.message
         if message is None or message.chat.type != ChatType.PRIVATE:
-            await self.delivery.quietly(query.answer(self.messages.notice("stale")))
+            await self.delivery.quietly(query.answer(self.messages(update).notice("stale")))
             return
         action = decode(query.data) or Action(Verb.UNKNOWN)
-        origin = Origin(message.message_id, lambda notice: query.answer(notice))
+        origin = Origin(
+            message.message_id,
+            lambda notice: query.answer(notice),
+            language=query.from_user.language_code,
+        )
         await self.runtime.act(query.from_user.id, action, origin)
 
     async def stats(self, update: Update, context: Context) -> None:
@@ -79,7 +85,8 @@ class Handlers:
         assert update.effective_chat
         figures = await self.runtime.store.stats(self.runtime.now())
         await self.delivery.text(
-            update.effective_chat.id, f"<pre>{escape(stats_text(self.guide, figures))}</pre>"
+            update.effective_chat.id,
+            f"<pre>{escape(stats_text(self.guides.reference, figures))}</pre>",
         )
 
     async def unknown_command(self, update: Update, context: Context) -> None:
@@ -94,9 +101,10 @@ class Handlers:
     async def _hint(self, update: Update, key: str) -> None:
         message, user, chat = update.effective_message, update.effective_user, update.effective_chat
         assert message and chat
-        if user is not None:
-            await self.runtime.heard(user.id, message.message_id)  # a hint needs no store
-        sent = await self.delivery.text(chat.id, self.messages.text(key))
+        guide = self.guides.pick(user.language_code if user else None)
+        if user is not None:  # in the user's own language if stored; a hint needs no store
+            guide = await self.runtime.heard(user.id, message.message_id, guide)
+        sent = await self.delivery.text(chat.id, guide.messages.text(key))
         if sent is not None and user is not None:
             await self.runtime.note_sent(user.id, sent, keyboard=False)
 
@@ -112,7 +120,9 @@ class Handlers:
             link = f"https://t.me/{context.bot.username}"
             if chat.type != ChatType.CHANNEL:
                 await self.delivery.quietly(
-                    context.bot.send_message(chat.id, self.messages.text("private_only", link=link))
+                    context.bot.send_message(
+                        chat.id, self.messages(update).text("private_only", link=link)
+                    )
                 )
             await self.delivery.quietly(context.bot.leave_chat(chat.id))
         raise ApplicationHandlerStop
@@ -146,10 +156,12 @@ class Handlers:
             type(error).__name__,
             where.rstrip(),
         )
-        chat = update.effective_chat if isinstance(update, Update) else None
+        if not isinstance(update, Update):
+            return
+        chat = update.effective_chat
         if chat is not None and chat.type == ChatType.PRIVATE:
-            if isinstance(update, Update) and update.callback_query:
+            if update.callback_query:
                 await self.delivery.quietly(update.callback_query.answer())
             await self.delivery.quietly(
-                context.bot.send_message(chat.id, self.messages.text("error"))
+                context.bot.send_message(chat.id, self.messages(update).text("error"))
             )

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
 
+from bot.content import Guide
 from bot.runtime import Runtime
 from bot.store import Reminder, StoreUnavailable
 from bot.telegram.delivery import Delivery
@@ -70,6 +71,11 @@ class ReminderTimer:
             await write
         except StoreUnavailable as error:
             self.runtime.store_failed(error)
+
+    def guide_of(self, reminder: Reminder) -> Guide:
+        """Reminders go out in the user's language."""
+        guides = self.runtime.guides
+        return guides.get(reminder.language) or guides.reference
 
     def nudge(self) -> None:
         self._nudged.set()
@@ -145,7 +151,7 @@ class ReminderTimer:
 
         try:
             sent = await self.delivery.reminder(
-                user_id, screens.reminder(self.runtime.guide), claim
+                user_id, screens.reminder(self.guide_of(reminder)), claim
             )
             log.info("reminder sent to user %s", user_id)
             await self.runtime.note_sent(user_id, sent, keyboard=True)

@@ -31,7 +31,9 @@ VIEW_VERBS = {
 
 def begin(guide: Guide) -> Progress:
     first = guide.first_step
-    return Progress(step_id=first.id, seen_parts=frozenset({first.part_id}))
+    return Progress(
+        step_id=first.id, seen_parts=frozenset({first.part_id}), language=guide.language
+    )
 
 
 def resolve(guide: Guide, progress: Progress) -> Progress:
@@ -90,6 +92,11 @@ def handle(guide: Guide, progress: Progress | None, action: Action) -> Outcome:
         return _handle_step(guide, progress, action)
     if verb is Verb.REMIND_SET:
         return _remind(guide, progress, action.target)
+    if verb is Verb.SET_LANGUAGE:
+        if action.target != guide.language:  # the runtime hands over the chosen language
+            return stale(guide, progress)
+        moved = replace(progress, language=guide.language)
+        return show(guide, moved, notice=guide.messages.notice("language_set"))
     if verb in PART_VERBS:
         part = guide.part(action.target or "")
         if part is None:
@@ -115,12 +122,21 @@ def stale(guide: Guide, progress: Progress | None) -> Outcome:
 
 def _handle_stranger(guide: Guide, action: Action) -> Outcome:
     verb = action.verb
-    if verb is Verb.CONFIRM:
+    if verb is Verb.CONFIRM:  # its target names the welcome's language: the guide given
         return show(guide, begin(guide))
     if verb is Verb.UNDERAGE:
         return Outcome(None, screens.info(guide, "under18", False), Effect.FORGET)
-    if verb in (Verb.HELP, Verb.PRIVACY):
-        return Outcome(None, screens.info(guide, verb.value, False))
+    if verb is Verb.HELP:
+        return Outcome(None, screens.info(guide, "help", False))
+    if verb is Verb.PRIVACY:
+        return Outcome(None, screens.privacy_text(guide))
+    if verb is Verb.LANGUAGE:
+        return Outcome(None, screens.languages(guide, acknowledged=False))
+    if verb is Verb.SET_LANGUAGE:
+        if action.target != guide.language:
+            return stale(guide, None)
+        notice = guide.messages.notice("language_set")
+        return Outcome(None, replace(screens.welcome(guide), notice=notice))
     if verb in (Verb.DELETE, Verb.DELETE_CONFIRM):
         # the chat ledger may hold a stranger's message ids: erased too
         return Outcome(None, screens.info(guide, "nothing_stored", False), Effect.FORGET)
@@ -159,6 +175,8 @@ def _handle_other(guide: Guide, progress: Progress, verb: Verb) -> Outcome:
         return Outcome(progress, screens.my_checklists(guide, progress))
     if verb is Verb.SAFETY:
         return Outcome(progress, screens.safety(guide))
+    if verb is Verb.LANGUAGE:
+        return Outcome(progress, screens.languages(guide, acknowledged=True))
     if verb is Verb.UNDERAGE:
         return Outcome(None, screens.info(guide, "under18", False), Effect.FORGET)
     if verb is Verb.MENU:

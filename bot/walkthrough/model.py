@@ -28,6 +28,7 @@ class Progress:
     finished: bool = False  # reached the end of the guide at least once
     tidy: bool = False  # keep only the current step in the chat (a privacy setting)
     not_yet: frozenset[str] = frozenset()  # checklist items answered "not yet"
+    language: str = "en"  # the guide's language for this user, a two-letter code
 
     def answer(self, step_id: str) -> bool | None:
         """The user's answer to a checklist item: yes, not yet (False), or none."""
@@ -65,6 +66,8 @@ class Verb(StrEnum):
     HIDE = "hide"  # clear the chat, keep the progress
     CHECKLIST = "checklist"  # send both checklists with their answers, to keep
     SAFETY = "safety"  # the safety essentials, at any time
+    LANGUAGE = "language"  # list the languages
+    SET_LANGUAGE = "set_language"  # target: a language code
     TIDY = "tidy"  # switch "keep only the current step in the chat" on or off
     UNKNOWN = "unknown"  # a button this version does not know (old or forged): stale
 
@@ -72,7 +75,8 @@ class Verb(StrEnum):
 STEP_VERBS = frozenset({Verb.NEXT, Verb.BACK, Verb.YES, Verb.NOT_YET})
 ANSWER_VERBS = frozenset({Verb.YES, Verb.NOT_YET})
 PART_VERBS = frozenset({Verb.JUMP, Verb.REVIEW})
-TARGET_VERBS = STEP_VERBS | PART_VERBS | {Verb.REMIND_SET}
+# CONFIRM names the language of the welcome it was tapped on: the newcomer's language
+TARGET_VERBS = STEP_VERBS | PART_VERBS | {Verb.REMIND_SET, Verb.SET_LANGUAGE, Verb.CONFIRM}
 
 DAY = 24 * 3600
 # reminder choice → (delay in seconds, its button in messages.toml [reminder])

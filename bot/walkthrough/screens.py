@@ -144,7 +144,7 @@ def welcome(guide: Guide) -> Screen:
     return Screen(
         guide.messages.text("welcome"),
         (
-            (button(guide, "confirm_adult", Verb.CONFIRM, primary=True),),
+            (button(guide, "confirm_adult", Verb.CONFIRM, guide.language, primary=True),),
             (button(guide, "under18", Verb.UNDERAGE),),
         ),
     )
@@ -169,7 +169,7 @@ def menu(guide: Guide) -> Screen:
             (button(guide, "progress", Verb.PROGRESS), button(guide, "resources", Verb.RESOURCES)),
             (button(guide, "safety", Verb.SAFETY),),
             (button(guide, "remind", Verb.REMIND), button(guide, "restart", Verb.RESTART)),
-            (button(guide, "hide", Verb.HIDE),),
+            (button(guide, "language", Verb.LANGUAGE), button(guide, "hide", Verb.HIDE)),
         ),
     )
 
@@ -244,17 +244,33 @@ def info(guide: Guide, key: str, acknowledged: bool) -> Screen:
 
 
 def privacy(guide: Guide, progress: Progress) -> Screen:
-    """What is kept, with the means to hide the chat, keep it tidy, or erase everything."""
+    """What is kept, with the means to hide the chat, keep it tidy, change the language
+    or erase everything."""
     tidy = "tidy_on" if progress.tidy else "tidy_off"
     return Screen(
-        guide.messages.text("privacy"),
+        privacy_text(guide).text,
         (
             (button(guide, "hide", Verb.HIDE),),
             (button(guide, tidy, Verb.TIDY),),
+            (button(guide, "language", Verb.LANGUAGE),),
             (button(guide, "delete", Verb.DELETE),),
             continue_row(guide),
         ),
     )
+
+
+def privacy_text(guide: Guide) -> Screen:
+    return Screen(guide.messages.text("privacy", language=guide.messages.language_name))
+
+
+def languages(guide: Guide, *, acknowledged: bool) -> Screen:
+    """Every complete language, each in its own name."""
+    choices = tuple(
+        (Button(name, Action(Verb.SET_LANGUAGE, code), primary=code == guide.language),)
+        for code, name in guide.languages
+    )
+    rows = (*choices, continue_row(guide)) if acknowledged else choices
+    return Screen(guide.messages.text("languages"), rows)
 
 
 def hidden(guide: Guide) -> Screen:
