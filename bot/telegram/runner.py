@@ -21,7 +21,7 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
 from bot.config import Settings
-from bot.content import Guide
+from bot.content import Guide, Guides
 from bot.instance import InstanceLock, StartupFailed
 from bot.telegram.app import ALLOWED_UPDATES, Gently, build_application
 from bot.telegram.polling import PollingBot, describe
@@ -33,7 +33,7 @@ DRAIN_SECONDS = 6.0  # after a stop signal, queued sends get this long
 STARTUP_BACKOFF_MAX = 10.0
 
 
-def run_bot(settings: Settings, guide: Guide) -> int:
+def run_bot(settings: Settings, guide: Guide | Guides) -> int:
     lock = InstanceLock(settings.db_path)
     lock.acquire()  # AlreadyRunning: the caller prints its one line
     try:

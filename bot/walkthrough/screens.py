@@ -312,7 +312,8 @@ def remind_done(guide: Guide, choice: str) -> Screen:
     if choice == REMINDER_OFF:
         text = label("off")
     else:
-        text = label("set", when=label(REMINDER_CHOICES[choice][1]).lower())
+        when = label(REMINDER_CHOICES[choice][1])
+        text = label("set", when=when[:1].lower() + when[1:])  # "In 3 Tagen" → "in 3 Tagen"
     return Screen(Markup(text), (continue_row(guide),))
 
 
