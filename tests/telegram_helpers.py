@@ -55,7 +55,9 @@ class Chat:
     async def begin(self, user: int) -> None:
         """/start, then confirm 18+: the user is at the guide's first step."""
         await self.command(user, "/start")
-        await self.press(user, self.app.bot_data["gently"].guide.messages.button("confirm_adult"))
+        await self.press(
+            user, self.app.bot_data["gently"].guides.reference.messages.button("confirm_adult")
+        )
 
     def last_with_button(self, user: int, label: str) -> tuple[Call, str]:
         for call in reversed(self.api.to(user)):

@@ -139,7 +139,7 @@ def test_written_in_the_projects_own_words() -> None:
 
 def test_a_copied_sentence_is_caught(content_copy: Path) -> None:
     sentence = "one two three four five six seven eight nine ten eleven"
-    (content_copy / "parts" / "2-intimacy.toml").write_text(
+    (content_copy / "en" / "parts" / "2-intimacy.toml").write_text(
         f'id = "x"\ntext = "{sentence.title()}"\n', encoding="utf-8"
     )
     source = frozenset(fingerprint.runs(f"Before. {sentence}. After."))
@@ -313,6 +313,7 @@ BROKEN = {
 @pytest.mark.parametrize("case", sorted(BROKEN))
 def test_each_broken_file_names_file_place_and_field(content_copy: Path, case: str) -> None:
     relative, old, new, expected = BROKEN[case]
+    relative = f"en/{relative}"  # English, the reference language
     edit(content_copy / relative, old, new)
     problems = problems_for(content_copy)
     named = [p for p in problems if expected in p]
@@ -321,26 +322,26 @@ def test_each_broken_file_names_file_place_and_field(content_copy: Path, case: s
 
 
 def test_empty_part(content_copy: Path) -> None:
-    (content_copy / "parts" / "9-empty.toml").write_text(
+    (content_copy / "en" / "parts" / "9-empty.toml").write_text(
         'id = "empty"\ntitle = "Empty"\nintro = "Nothing here."\n', encoding="utf-8"
     )
     assert any(
-        p.startswith("parts/9-empty.toml: part empty: steps: the part is empty")
+        p.startswith("en/parts/9-empty.toml: part empty: steps: the part is empty")
         for p in problems_for(content_copy)
     )
 
 
 def test_text_over_the_limit(content_copy: Path) -> None:
-    edit(content_copy / "parts/3-talk.toml", "Slower than you think.", "Slower. " * 500)
+    edit(content_copy / "en" / "parts/3-talk.toml", "Slower than you think.", "Slower. " * 500)
     assert any(
-        p.startswith("parts/3-talk.toml: step talk.slowly: text: renders to")
+        p.startswith("en/parts/3-talk.toml: step talk.slowly: text: renders to")
         for p in problems_for(content_copy)
     )
 
 
 def test_missing_file(content_copy: Path) -> None:
-    (content_copy / "messages.toml").unlink()
-    assert "messages.toml: file is missing" in problems_for(content_copy)
+    (content_copy / "en" / "messages.toml").unlink()
+    assert "en/messages.toml: file is missing" in problems_for(content_copy)
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -359,8 +360,8 @@ def test_check_content_summarises_valid_content() -> None:
 
 
 def test_check_content_lists_every_error(content_copy: Path) -> None:
-    edit(content_copy / "parts/1-collect.toml", 'why"\nkind = "checklist"', 'why"\nkind = "quiz"')
-    edit(content_copy / "resources.toml", 'title = "The Garden"\n', "")
+    edit(content_copy / "en" / "parts/1-collect.toml", 'why"\nkind = "checklist"', 'why"\nkind = "quiz"')
+    edit(content_copy / "en" / "resources.toml", 'title = "The Garden"\n', "")
     result = run_cli("check-content", str(content_copy))
     assert result.returncode == 1
     assert "unknown kind 'quiz'" in result.stderr

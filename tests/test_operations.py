@@ -173,7 +173,7 @@ def test_sigterm_finishes_work_and_exits_cleanly(tmp_path: Path) -> None:
                         "id": "1",
                         "from": user,
                         "chat_instance": "c",
-                        "data": "g1:c",
+                        "data": "g1:c:en",
                         "message": {"message_id": 5, "date": 0, "chat": chat, "text": "x"},
                     }
                 }

@@ -122,7 +122,7 @@ def test_an_unreadable_update_is_one_warning_and_nothing_private_is_logged(
         server.push({"poll": {"id": "broken"}})  # fields this PTB requires are missing
         server.push({"update_id_is": "odd", "message": {"chat": None}})
         server.push(text_message(7, PRIVATE["text"]))
-        server.push(tap(7, "g1:c"))
+        server.push(tap(7, "g1:c:en"))
         assert server.wait_for(lambda _: len(sent_to(server, 7)) >= 2)
         code, _ = running.stop()
     assert code == 0, running.text
@@ -194,7 +194,7 @@ def test_sigterm_under_load_commits_every_received_tap_within_the_grace(
     with FakeBotServer() as server, bot(db, server) as running:
         assert polling(server)
         for user in users:
-            server.push(tap(user, "g1:c"))
+            server.push(tap(user, "g1:c:en"))
         assert server.wait_for(lambda _: sum(m == "sendMessage" for m, _ in server.calls) >= 30)
         code, took = running.stop()
         offsets = [int(p.get("offset") or 0) for m, p in server.calls if m == "getUpdates"]

@@ -230,8 +230,8 @@ async def test_many_users_and_double_taps_match_the_sequential_result(
     users = list(range(100, 160))
     plans: dict[int, list[Action]] = {}
     for user in users:
-        outcome = handle(guide, None, Action(Verb.CONFIRM))
-        plan = [Action(Verb.CONFIRM)]
+        outcome = handle(guide, None, Action(Verb.CONFIRM, "en"))
+        plan = [Action(Verb.CONFIRM, "en")]  # the welcome's button names its language
         for _ in range(rng.randint(5, 25)):
             assert outcome.screen.primary is not None
             action = outcome.screen.primary.action
@@ -303,7 +303,7 @@ async def test_a_disk_that_reads_but_cannot_write_is_one_error_a_minute(
 def test_broken_content_refuses_to_start_with_a_clear_message(
     content_copy: Path, tmp_path: Path
 ) -> None:
-    (content_copy / "parts" / "3-talk.toml").write_text("id = [broken", encoding="utf-8")
+    (content_copy / "en" / "parts" / "3-talk.toml").write_text("id = [broken", encoding="utf-8")
     env = clean_env(
         TELEGRAM_BOT_TOKEN="1:x",
         GENTLY_CONTENT_DIR=str(content_copy),
@@ -319,5 +319,5 @@ def test_broken_content_refuses_to_start_with_a_clear_message(
     )
     assert result.returncode == 1
     assert "Gently cannot start" in result.stderr
-    assert "parts/3-talk.toml: cannot be parsed" in result.stderr
+    assert "en/parts/3-talk.toml: cannot be parsed" in result.stderr
     assert "1:x" not in result.stderr

@@ -71,6 +71,7 @@ async def test_only_minimal_columns_are_stored(store: Store, db_path: Path) -> N
         "blocked_at",
         "tidy",
         "not_yet",
+        "language",
     }
     with sqlite3.connect(db_path) as raw:
         ledger = {row[1] for row in raw.execute("PRAGMA table_info(chat_messages)")}

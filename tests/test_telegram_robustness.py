@@ -23,10 +23,12 @@ async def test_a_slow_user_does_not_hold_others_back(guide: Guide, db_path: Path
         queue = chat.app.update_queue
         await queue.put(chat.updates.command(ALICE, "/start"))
         await queue.put(chat.updates.command(BOB, "/start"))
-        await queue.put(chat.updates.tap(BOB, encode(Action(Verb.CONFIRM))))
-        await chat.api.wait_for(lambda _: "Part 1 of 5" in chat.last_text(BOB))
-        assert chat.api.to(ALICE, "sendMessage")  # requested, still in flight
-        release_alice.set()
+        await queue.put(chat.updates.tap(BOB, encode(Action(Verb.CONFIRM, "en"))))
+        try:
+            await chat.api.wait_for(lambda _: "Part 1 of 5" in chat.last_text(BOB))
+            assert chat.api.to(ALICE, "sendMessage")  # requested, still in flight
+        finally:
+            release_alice.set()
         await chat.api.wait_for(lambda _: len(chat.api.to(ALICE, "sendMessage")) == 1)
 
 
@@ -56,8 +58,10 @@ async def test_one_users_taps_stay_in_order(guide: Guide, db_path: Path) -> None
         for step_id in steps[:6]:  # six quick "next" taps, each on the step it follows
             await queue.put(chat.updates.tap(ALICE, encode(Action(Verb.NEXT, step_id))))
         await queue.put(chat.updates.command(BOB, "/start"))
-        await chat.api.wait_for(lambda _: "18 or older" in chat.last_text(BOB))
-        release.set()
+        try:
+            await chat.api.wait_for(lambda _: "18 or older" in chat.last_text(BOB))
+        finally:
+            release.set()
         await chat.api.wait_for(lambda _: len(chat.answers()) == 7)
         await chat.api.wait_for(lambda _: len(chat.api.sent_texts(ALICE)) == 8)
         texts = [t for t in chat.api.sent_texts(ALICE) if "Step" in t]

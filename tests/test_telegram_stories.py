@@ -225,7 +225,7 @@ async def test_commands_text_and_unknown_input(guide: Guide, db_path: Path) -> N
 
 async def test_command_menu_is_registered_for_private_chats(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
-        (call,) = [c for c in chat.api.calls if c.method == "setMyCommands"]
+        (call,) = [c for c in chat.api.calls if c.method == "setMyCommands"]  # English only
         names = [c["command"] for c in call.params["commands"]]
         assert names == [
             "start",
@@ -236,6 +236,7 @@ async def test_command_menu_is_registered_for_private_chats(guide: Guide, db_pat
             "safety",
             "remind",
             "hide",
+            "language",
             "privacy",
             "delete",
             "restart",

@@ -44,7 +44,7 @@ def test_first_visit_asks_for_18_plus_and_stores_nothing_yet(guide: Guide) -> No
     outcome = handle(guide, None, Action(Verb.START))
     assert outcome.progress is None
     assert "18 or older" in outcome.screen.text
-    assert outcome.screen.primary and outcome.screen.primary.action == Action(Verb.CONFIRM)
+    assert outcome.screen.primary and outcome.screen.primary.action == Action(Verb.CONFIRM, "en")
 
 
 def test_under_18_gets_a_kind_goodbye_and_nothing_is_kept(guide: Guide) -> None:

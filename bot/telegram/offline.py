@@ -180,15 +180,19 @@ class Updates:
         self._update_ids = itertools.count(1)
         self._message_ids = itertools.count(1)
         self._query_ids = itertools.count(1)
+        self.languages: dict[int, str] = {}  # user id → Telegram's language_code
 
     def _build(self, payload: dict[str, Any]) -> Update:
         update = Update.de_json({"update_id": next(self._update_ids), **payload}, self.bot)
         assert update is not None
         return update
 
-    @staticmethod
-    def user(user_id: int) -> dict[str, Any]:
-        return {"id": user_id, "is_bot": False, "first_name": "Test"}
+    def user(self, user_id: int) -> dict[str, Any]:
+        """A Telegram user; `languages` holds the language_code a test gave them."""
+        user: dict[str, Any] = {"id": user_id, "is_bot": False, "first_name": "Test"}
+        if user_id in self.languages:
+            user["language_code"] = self.languages[user_id]
+        return user
 
     @staticmethod
     def chat(chat_id: int, kind: str = "private") -> dict[str, Any]:
