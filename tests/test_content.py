@@ -360,7 +360,11 @@ def test_check_content_summarises_valid_content() -> None:
 
 
 def test_check_content_lists_every_error(content_copy: Path) -> None:
-    edit(content_copy / "en" / "parts/1-collect.toml", 'why"\nkind = "checklist"', 'why"\nkind = "quiz"')
+    edit(
+        content_copy / "en" / "parts/1-collect.toml",
+        'why"\nkind = "checklist"',
+        'why"\nkind = "quiz"',
+    )
     edit(content_copy / "en" / "resources.toml", 'title = "The Garden"\n', "")
     result = run_cli("check-content", str(content_copy))
     assert result.returncode == 1
