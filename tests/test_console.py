@@ -12,9 +12,9 @@ from bot.markup import Markup
 from bot.walkthrough import Action, Button, Screen, Verb
 
 
-def console(db: Path, keys: list[str], user: str = "tester") -> str:
+def console(db: Path, keys: list[str], user: str = "tester", *extra: str) -> str:
     result = subprocess.run(
-        [sys.executable, "-m", "bot", "console", "--db", str(db), "--user", user],
+        [sys.executable, "-m", "bot", "console", "--db", str(db), "--user", user, *extra],
         input="\n".join(keys) + "\n",
         capture_output=True,
         text=True,
@@ -100,3 +100,9 @@ def test_a_closed_output_pipe_ends_quietly(tmp_path: Path) -> None:
         os.close(write_end)
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_console_takes_a_language(tmp_path: Path) -> None:
+    out = console(tmp_path / "g.sqlite3", ["", "q"], "tester", "--lang", "de-DE")
+    assert "Hallo und willkommen bei Gently." in out
+    assert "Teil 1 von 5 · Informationen sammeln" in out
