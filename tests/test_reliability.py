@@ -21,7 +21,7 @@ from bot.telegram.codec import encode
 from bot.walkthrough import Action, Progress, Verb, handle
 from tests.crash_worker import state
 from tests.helpers import FakeClock, clean_env
-from tests.telegram_helpers import running
+from tests.telegram_helpers import Chat, running
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -264,15 +264,20 @@ async def test_many_users_and_double_taps_match_the_sequential_result(
 # -- faults ------------------------------------------------------------------------------
 
 
+async def unwritable(chat: Chat) -> Store:
+    """Tests run as root, for whom file modes do not stop writes; query_only makes SQLite
+    refuse every write exactly as it does for a read-only file (reads still work)."""
+    store: Store = chat.app.bot_data["gently"].store
+    await store._db.execute("PRAGMA query_only = ON")
+    return store
+
+
 async def test_unwritable_database_gets_a_calm_answer_and_a_log_line(
     guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with running(guide, db_path) as chat:
         await chat.begin(9100)
-        store = chat.app.bot_data["gently"].store
-        # Tests run as root, for whom file modes do not stop writes; query_only makes SQLite
-        # refuse every write exactly as it does for a read-only file.
-        await store._db.execute("PRAGMA query_only = ON")
+        store = await unwritable(chat)
         await chat.press(9100, guide.messages.button("next"))
         assert chat.last_text(9100) == guide.messages.text("store_down")
         assert "the database is failing" in caplog.text
@@ -287,8 +292,7 @@ async def test_a_disk_that_reads_but_cannot_write_is_one_error_a_minute(
     """On a full disk reads work and writes fail: alternating must not log a line a tap."""
     async with running(guide, db_path) as chat:
         await chat.begin(9100)
-        store = chat.app.bot_data["gently"].store
-        await store._db.execute("PRAGMA query_only = ON")
+        store = await unwritable(chat)
         with caplog.at_level(logging.INFO):
             for _ in range(10):
                 await chat.command(9100, "/resume")  # reads: fine; noting the command: fails
