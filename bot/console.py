@@ -94,6 +94,9 @@ class Console:
         self.print_screen(outcome.screen)
         return Shown()  # a terminal has no chat to clear
 
+    async def erase(self, user_id: int, message_ids: tuple[int, ...]) -> tuple[int, ...]:
+        return ()  # a terminal has no chat to clear
+
     async def unavailable(self, user_id: int, origin: Origin | None, *, say: bool) -> None:
         messages = self.runtime.guides.pick(self.origin.language).messages
         print(messages.text("store_down"), file=self.out)

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from bot.content import Guide, Guides
 from bot.store import Store, StoredUser, StoreUnavailable
-from bot.walkthrough import Action, Effect, Outcome, Verb, handle, screens
+from bot.walkthrough import Action, Effect, Outcome, Screen, Verb, handle, screens
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +46,8 @@ class Origin:
 
 @dataclass(frozen=True)
 class Shown:
-    """What delivery did in the chat: a new message (its id, if it has buttons), and the
-    messages Telegram confirmed deleted."""
+    """What was done in the chat: the new message sent (its id, and whether it has
+    buttons), and the messages Telegram confirmed deleted."""
 
     sent: int | None = None
     keyboard: bool = False
@@ -60,14 +60,19 @@ class Chat:
 
     live: int | None = None  # the message holding the live buttons
     tidy: bool = False  # keep only the current step in the chat
-    erase: tuple[int, ...] = ()  # messages to delete before the screen is shown
+    erase: tuple[int, ...] = ()  # messages deleted before the screen is shown
+    # shown instead of the outcome's screen if Telegram did not delete all of `erase`
+    if_left: Screen | None = None
 
 
 class Delivery(Protocol):
+    async def erase(self, user_id: int, message_ids: tuple[int, ...]) -> tuple[int, ...]:
+        """Delete messages from the chat; returns those Telegram confirmed deleted."""
+
     async def show(
         self, user_id: int, outcome: Outcome, origin: Origin | None, chat: Chat
     ) -> Shown:
-        """Show the screen (after erasing `chat.erase`); says what it did in the chat."""
+        """Show the screen; says what it sent in the chat."""
 
     async def unavailable(self, user_id: int, origin: Origin | None, *, say: bool) -> None:
         """The store failed: answer the tap, and (if `say`) tell the user honestly,
@@ -116,7 +121,10 @@ class Runtime:
             await self.delivery.unavailable(user_id, origin, say=action.verb is not Verb.HIDE)
             return None
         self.store_working()
-        shown = await self.delivery.show(user_id, outcome, origin, chat)
+        removed = await self.delivery.erase(user_id, chat.erase) if chat.erase else ()
+        if chat.if_left is not None and set(removed) != set(chat.erase):
+            outcome = replace(outcome, screen=chat.if_left)  # say honestly what is left
+        shown = replace(await self.delivery.show(user_id, outcome, origin, chat), removed=removed)
         if outcome.effect is not Effect.FORGET:
             tapped = origin.message_id if origin and newcomer else None
             await self._note(user_id, origin, shown, tapped)
@@ -162,30 +170,31 @@ class Runtime:
             now = self.now()
             typed = origin.typed if origin else None
             erase: tuple[int, ...] = ()
+            if_left = None
             if outcome.clear_chat:
                 contents = await self.store.chat_contents(user_id, now - DELETABLE_FOR)
                 erase = contents.deletable + ((typed,) if isinstance(typed, int) else ())
-                if contents.leftovers and outcome.effect is Effect.FORGET:
-                    outcome = replace(
-                        outcome, screen=screens.info(guide, "deleted_leftovers", False)
-                    )
+                if outcome.effect is Effect.FORGET:
+                    if_left = screens.info(guide, "deleted_leftovers", False)
+                    if contents.leftovers:
+                        outcome = replace(outcome, screen=if_left)
             if outcome.effect is Effect.FORGET:
                 await self.store.delete_user(user_id)  # the chat ledger too, if a stranger's
             elif outcome.progress is not None and outcome.progress != before:
-                await self.store.save(user_id, outcome.progress, self.now())  # clears a block
+                await self.store.save(user_id, outcome.progress, now)  # clears a block
             elif stored is not None and stored.blocked:
                 await self.store.unblock(user_id)  # they are back: any message says so
             if outcome.reminder is not None:
                 if outcome.reminder.delay is None:
                     await self.store.clear_reminder(user_id)
                 else:
-                    await self.store.set_reminder(user_id, self.now() + outcome.reminder.delay)
+                    await self.store.set_reminder(user_id, now + outcome.reminder.delay)
             if outcome.reminder is not None or outcome.effect is Effect.FORGET:
                 self.reminders_changed()
             live = None if erase else await self.store.live_keyboard(user_id)
             tidy = outcome.progress.tidy if outcome.progress else False
             newcomer = before is None and outcome.progress is not None
-            return outcome, Chat(live, tidy, erase), newcomer
+            return outcome, Chat(live, tidy, erase, if_left), newcomer
 
     def guide_for(self, stored: StoredUser | None, action: Action, origin: Origin | None) -> Guide:
         """The language to answer in: the one being chosen (a language, or the welcome a

@@ -112,15 +112,18 @@ class Store:
     ) -> Store:
         """Open (creating if needed, mode 0600) and migrate the database."""
         path = Path(path)
+        if sqlite3.sqlite_version_info < (3, 37):  # STRICT tables, ON CONFLICT without target
+            raise StoreUnavailable(f"SQLite 3.37 or newer is needed, not {sqlite3.sqlite_version}")
         try:
             private_folders(path.parent)
             if not path.exists():
                 path.touch(mode=0o600)
-            elif path.stat().st_mode & 0o077:
-                # SQLite gives the -wal and -shm files the database's mode: keep all private
-                # (best effort: someone else's file is left for its owner to fix)
-                with contextlib.suppress(OSError):
-                    os.chmod(path, 0o600)
+            # SQLite gives the -wal and -shm files the database's mode: keep all private
+            # (best effort: someone else's file is left for its owner to fix)
+            for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                if file.exists() and file.stat().st_mode & 0o077:
+                    with contextlib.suppress(OSError):
+                        os.chmod(file, 0o600)
             db = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
         except (OSError, sqlite3.Error) as error:
             raise StoreUnavailable(f"cannot open the database at {path}: {error}") from error
@@ -224,9 +227,17 @@ class Store:
         reminders = await self._fetchone(
             "SELECT COUNT(*) FROM reminders WHERE user_id = ?", (user_id,)
         )
-        users = await self._write("DELETE FROM users WHERE user_id = ?", (user_id,))
-        await self._write("DELETE FROM chat_messages WHERE user_id = ?", (user_id,))
-        await self._write("DELETE FROM chat_leftovers WHERE user_id = ?", (user_id,))
+        try:  # one transaction: an erase never stops halfway
+            await self._db.execute("BEGIN IMMEDIATE")
+            cursor = await self._db.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
+            users = cursor.rowcount
+            for table in ("chat_messages", "chat_leftovers"):
+                await self._db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
+            await self._db.execute("COMMIT")
+        except sqlite3.Error as error:
+            if self._db.in_transaction:
+                await self._db.execute("ROLLBACK")
+            raise StoreUnavailable(str(error)) from error
         await self.checkpoint()
         return Deleted(users=users, reminders=int(reminders[0]) if reminders and users else 0)
 

@@ -38,6 +38,9 @@ class Screens:
         self.shown.setdefault(user_id, []).append(outcome)
         return Shown()
 
+    async def erase(self, user_id: int, message_ids: tuple[int, ...]) -> tuple[int, ...]:
+        return message_ids
+
     async def unavailable(self, user_id: int, origin: Origin | None, *, say: bool) -> None:
         self.unavailable_for.append(user_id)
 

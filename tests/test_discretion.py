@@ -293,3 +293,33 @@ async def test_a_forged_message_id_is_never_stored(guide: Guide, db_path: Path) 
         assert {m for m in held(chat, ALICE) if isinstance(m, int)} == set()
         types = stored(db_path, "SELECT DISTINCT typeof(message_id) FROM chat_messages")
         assert types in ([], [("integer",)])
+
+
+async def test_a_delete_telegram_refuses_is_not_called_a_clear_chat(
+    guide: Guide, db_path: Path
+) -> None:
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        await walk(chat, ALICE, 3)
+        await chat.command(ALICE, "/delete")
+        chat.api.fail("deleteMessages", 500, "Internal Server Error")
+        await chat.press(ALICE, guide.messages.button("delete_yes"))
+        assert chat.last_text(ALICE) == guide.messages.text("deleted_leftovers")
+        assert stored(db_path, "SELECT 1 FROM users WHERE user_id = ?", ALICE) == []
+
+
+async def test_users_from_before_the_ledger_are_told_older_messages_remain(
+    guide: Guide, db_path: Path
+) -> None:
+    old = await Store.open(db_path, target_version=4)  # before the chat ledger
+    await old.close()
+    with sqlite3.connect(db_path) as raw:
+        raw.execute(
+            "INSERT INTO users (user_id, acknowledged_at, step_id, started_at, last_seen_at) "
+            "VALUES (?, 1, 'collect.why', 1, 1)",
+            (ALICE,),
+        )
+    async with running(guide, db_path) as chat:
+        await chat.command(ALICE, "/delete")
+        await chat.press(ALICE, guide.messages.button("delete_yes"))
+        assert chat.last_text(ALICE) == guide.messages.text("deleted_leftovers")

@@ -230,7 +230,9 @@ WORD = re.compile(r"[^\W\d_]+")
 
 
 def words(text: str) -> set[str]:
-    return {w.lower() for w in WORD.findall(re.sub(r"<[^>]+>", " ", text))}
+    """The words a reader sees: no tags, no {placeholders}, no /commands."""
+    text = re.sub(r"<[^>]+>|\{[^}]*\}|/[a-z_]+", " ", text)
+    return {w.lower() for w in WORD.findall(text)}
 
 
 def vocabulary(guide: Guide) -> set[str]:

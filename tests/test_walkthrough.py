@@ -419,3 +419,12 @@ def test_saved_progress_survives_any_content_edit(data: st.DataObject) -> None:
     check_invariants(edited, moved)
     outcome = handle(edited, progress, data.draw(st.sampled_from(all_actions(edited))))
     check_invariants(edited, outcome.progress)
+
+
+def test_restarting_keeps_the_language_even_when_answered_in_the_fallback(guide: Guide) -> None:
+    """A user whose language became incomplete is answered in English, the fallback; a
+    restart then must not make English their language for good."""
+    spanish = replace(begin(guide), language="es", tidy=True)
+    again = handle(guide, spanish, Action(Verb.RESTART_CONFIRM))
+    assert again.progress is not None
+    assert (again.progress.language, again.progress.tidy) == ("es", True)

@@ -85,9 +85,9 @@ def narrator_problems(
     third_person = THIRD_PERSON.get(language, THIRD_PERSON["en"])
     for table, texts in messages.items():
         for key, text in texts.items():
-            lowered = f" {plain(text).lower()} "
+            lowered = plain(text).lower()
             for phrase in third_person:
-                if f" {phrase} " in lowered or f" {phrase}," in lowered:
+                if re.search(rf"\b{re.escape(phrase)}\b", lowered):
                     yield (
                         f"messages.toml: [{table}]: {key}: says '{phrase}'; the narrator "
                         "speaks as 'I' throughout"

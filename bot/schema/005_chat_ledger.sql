@@ -14,5 +14,7 @@ CREATE INDEX chat_messages_age ON chat_messages (sent_at);
 CREATE TABLE chat_leftovers (
     user_id INTEGER PRIMARY KEY
 ) WITHOUT ROWID;
+-- Users from before the ledger have messages in their chats that it never saw.
+INSERT INTO chat_leftovers (user_id) SELECT user_id FROM users;
 -- "Keep only the current step in the chat" (issue 12's tidy mode).
 ALTER TABLE users ADD COLUMN tidy INTEGER NOT NULL DEFAULT 0;

@@ -125,23 +125,24 @@ class Gently:
         language for the users whose Telegram speaks it."""
         for code, guide in self.guides.by_language.items():
             language = None if code == REFERENCE else code
-            messages = guide.messages
-            commands = [BotCommand(name, messages.command(name)) for name in COMMANDS]
-            await bot.set_my_commands(
-                commands, scope=BotCommandScopeAllPrivateChats(), language_code=language
-            )
-            await self._set_profile(bot, messages, language)
+            await self._set_profile(bot, guide.messages, language)
 
     async def _set_profile(self, bot: Bot, messages: Messages, language: str | None) -> None:
         """Cosmetic: a refusal is one warning and the bot serves anyway."""
+        commands = [BotCommand(name, messages.command(name)) for name in COMMANDS]
         try:
+            await bot.set_my_commands(
+                commands, scope=BotCommandScopeAllPrivateChats(), language_code=language
+            )
             await bot.set_my_description(messages.profile("description"), language_code=language)
             await bot.set_my_short_description(
                 messages.profile("short_description"), language_code=language
             )
         except TelegramError as error:
             log.warning(
-                "could not set the bot's profile texts (%s): %s", language or "en", error.message
+                "could not set the bot's commands and profile texts (%s): %s",
+                language or "en",
+                error.message,
             )
 
     async def post_shutdown(self, app: Application) -> None:  # type: ignore[type-arg]

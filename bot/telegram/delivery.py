@@ -56,8 +56,7 @@ class Delivery:
     ) -> Shown:
         """Show a screen; says what was sent and what Telegram confirmed deleted.
 
-        Messages to erase go first (the quick exit), a few calls of up to 100 ids. An
-        in-place update (or any tap, in tidy mode) edits the tapped message; otherwise a
+        An in-place update (or any tap, in tidy mode) edits the tapped message; otherwise a
         new message is sent and the previous live one loses its buttons (tidy mode: is
         deleted, with the command that asked). The callback answer runs alongside, so the
         user waits one round trip; the cosmetic call never holds the reply up."""
@@ -68,11 +67,10 @@ class Delivery:
             else None
         )
         try:
-            removed = await self.delete(user_id, chat.erase, Lane.REPLY) if chat.erase else ()
             if screen.empty:
-                return Shown(removed=removed)
+                return Shown()
             sent = await self._present(user_id, screen, origin or Origin(), chat)
-            return Shown(sent, bool(screen.rows), removed)
+            return Shown(sent, bool(screen.rows))
         finally:
             if answering is not None:
                 await answering
@@ -102,8 +100,14 @@ class Delivery:
         """Tidy mode: the screen before this one, and the command that asked, go."""
         ids = tuple(message_id for message_id in message_ids if message_id is not None)
         if ids:
-            # they stay in the ledger: /hide tries again, and Telegram skips ids already gone
-            self._in_background(self.delete(user_id, ids, Lane.COSMETIC))
+            # in the reply lane: cosmetic calls for a chat replace one another, and a
+            # deletion must not be dropped. They stay in the ledger: /hide tries again, and
+            # Telegram skips ids already gone.
+            self._in_background(self.delete(user_id, ids, Lane.REPLY))
+
+    async def erase(self, user_id: int, message_ids: tuple[int, ...]) -> tuple[int, ...]:
+        """The quick exit and /delete: in the reply lane, the user is waiting."""
+        return await self.delete(user_id, message_ids, Lane.REPLY)
 
     async def delete(self, chat_id: int, message_ids: Sequence[int], lane: Lane) -> tuple[int, ...]:
         """Delete messages, up to 100 a call (Telegram skips ids it cannot find); returns

@@ -200,7 +200,8 @@ def _handle_other(guide: Guide, progress: Progress, verb: Verb) -> Outcome:
             progress, screens.confirm(guide, "restart_confirm", "restart_yes", Verb.RESTART_CONFIRM)
         )
     if verb is Verb.RESTART_CONFIRM:
-        return show(guide, replace(begin(guide), tidy=progress.tidy))
+        restarted = replace(begin(guide), tidy=progress.tidy, language=progress.language)
+        return show(guide, restarted)
     if verb is Verb.DELETE:
         return Outcome(
             progress, screens.confirm(guide, "delete_confirm", "delete_yes", Verb.DELETE_CONFIRM)
