@@ -196,6 +196,10 @@ def test_sigterm_under_load_commits_every_received_tap_within_the_grace(
         for user in users:
             server.push(tap(user, "g1:c:en"))
         assert server.wait_for(lambda _: sum(m == "sendMessage" for m, _ in server.calls) >= 30)
+        # and a batch acknowledged (a later offset asked for): else nothing counts as received
+        assert server.wait_for(
+            lambda calls: any(m == "getUpdates" and int(p.get("offset") or 0) > 1 for m, p in calls)
+        )
         code, took = running.stop()
         offsets = [int(p.get("offset") or 0) for m, p in server.calls if m == "getUpdates"]
     assert code == 0, running.text
