@@ -62,12 +62,10 @@ def default_content_dir() -> Path:
     return package.parent / "content"
 
 
-def load_guide(directory: Path | None = None, language: str = REFERENCE) -> Guide:
-    """Load and validate one language of the guide (checked against English), or raise
-    ContentError naming every problem."""
-    root = directory or default_content_dir()
-    reference = _Loader(root, REFERENCE).load()
-    return reference if language == REFERENCE else _Loader(root, language, reference).load()
+def load_guide(directory: Path | None = None) -> Guide:
+    """Load and validate the English guide (the reference), or raise ContentError naming
+    every problem. `load_guides` loads every language."""
+    return _Loader(directory or default_content_dir(), REFERENCE).load()
 
 
 def load_guides(directory: Path | None = None) -> Guides:
