@@ -21,7 +21,15 @@ from telegram import Update
 from telegram.ext import Application, SimpleUpdateProcessor
 
 from bench.peers import NaiveStore, build_pickle_peer, write_pickle
-from bench.workload import Tap, expected_final, interleaved, script, stored_progress
+from bench.workload import (
+    Tap,
+    expected_final,
+    interleaved,
+    populate,
+    progress_of,
+    script,
+    stored_progress,
+)
 from bot.config import Settings
 from bot.content import Guide, load_guide
 from bot.store import Store
@@ -89,9 +97,7 @@ async def prepare(
         processor = timed(SimpleUpdateProcessor, timing, 1)
         return build_pickle_peer(guide, path, api, processor, TOKEN), path
     path = folder / "gently.sqlite3"
-    store = await Store.open(path)
-    await store.populate(users, stored_progress(guide), now)
-    await store.close()
+    await populate(path, users, stored_progress(guide), now)
     if config.impl == "gently":
         processor = timed(PerUserOrderedProcessor, timing)
     else:
@@ -108,7 +114,7 @@ async def final_states(config: Config, app: Application, users: list[int]) -> di
     if config.impl.startswith("pickle"):
         return {u: app.user_data.get(u, {}).get("progress") for u in users}
     store: Store = app.bot_data["gently"].store
-    return {u: await store.load(u) for u in users}
+    return {u: await progress_of(store, u) for u in users}
 
 
 async def run(config: Config) -> dict[str, Any]:

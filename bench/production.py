@@ -29,10 +29,9 @@ from typing import Any
 
 from telegram.request import RequestData
 
-from bench.workload import script, stored_progress
+from bench.workload import populate, script, stored_progress
 from bot.config import Settings
 from bot.content import Guide, load_guide
-from bot.store import Store
 from bot.telegram.app import build_application
 from bot.telegram.codec import encode
 from bot.telegram.offline import OfflineBotAPI, Updates
@@ -88,10 +87,9 @@ async def stopped(app: Any) -> None:
     await app.post_shutdown(app)
 
 
-async def populate(folder: Path, guide: Guide, users: int, overdue: int) -> None:
-    store = await Store.open(folder / "gently.sqlite3")
-    await store.populate(range(1, users + 1), stored_progress(guide), int(time.time()))
-    await store.close()
+async def populate_users(folder: Path, guide: Guide, users: int, overdue: int) -> None:
+    path = folder / "gently.sqlite3"
+    await populate(path, range(1, users + 1), stored_progress(guide), int(time.time()))
     if overdue:
         with sqlite3.connect(folder / "gently.sqlite3") as raw:
             raw.execute(
@@ -174,7 +172,7 @@ def max_in_window(times: deque[float], width: float) -> int:
 
 async def capacity(config: dict[str, Any], folder: Path, guide: Guide) -> dict[str, Any]:
     users = config.get("users", 500)
-    await populate(folder, guide, users, 0)
+    await populate_users(folder, guide, users, 0)
     api = TimedAPI(config.get("latency_ms", 30) / 1000, guide.messages.reminder("text"))
     app = await started(config, folder, guide, api)
     try:
@@ -196,7 +194,7 @@ async def capacity(config: dict[str, Any], folder: Path, guide: Guide) -> dict[s
 
 async def reminders(config: dict[str, Any], folder: Path, guide: Guide) -> dict[str, Any]:
     backlog, tappers = config.get("reminders", 2000), config.get("tappers", 100)
-    await populate(folder, guide, backlog + tappers, backlog)
+    await populate_users(folder, guide, backlog + tappers, backlog)
     api = TimedAPI(config.get("latency_ms", 30) / 1000, guide.messages.reminder("text"))
     app = await started(config, folder, guide, api)
     try:
@@ -225,7 +223,7 @@ async def reminders(config: dict[str, Any], folder: Path, guide: Guide) -> dict[
 
 async def startup(config: dict[str, Any], folder: Path, guide: Guide) -> dict[str, Any]:
     pending = config.get("pending", 0)
-    await populate(folder, guide, max(pending, 1), pending)
+    await populate_users(folder, guide, max(pending, 1), pending)
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     api = TimedAPI(0, guide.messages.reminder("text"))
     begin = time.perf_counter()
@@ -243,7 +241,7 @@ async def startup(config: dict[str, Any], folder: Path, guide: Guide) -> dict[st
 
 async def soak(config: dict[str, Any], folder: Path, guide: Guide) -> dict[str, Any]:
     users = config.get("users", 2000)
-    await populate(folder, guide, users, 0)
+    await populate_users(folder, guide, users, 0)
     api = TimedAPI(config.get("latency_ms", 30) / 1000, guide.messages.reminder("text"))
     app = await started(config, folder, guide, api)
     samples: list[tuple[float, float]] = []

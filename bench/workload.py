@@ -2,15 +2,39 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 
 from bot.content import Guide
+from bot.store import Store
 from bot.walkthrough import Action, Progress, Verb, handle
 
 
 def stored_progress(guide: Guide) -> Progress:
-    """Where every pre-populated user stands (what Store.populate writes)."""
+    """Where every pre-populated user stands (what `populate` writes)."""
     return Progress(step_id=guide.first_step.id)
+
+
+async def populate(path: Path, user_ids: range, progress: Progress, now: int) -> None:
+    """Create (and migrate) the database, then bulk-insert identical users in one
+    transaction on a connection of its own (benchmarks and load tests)."""
+    store = await Store.open(path)
+    await store.close()
+    rows = ((uid, now, progress.step_id, progress.view.value, now, now) for uid in user_ids)
+    with sqlite3.connect(path) as raw:
+        raw.executemany(
+            "INSERT OR REPLACE INTO users (user_id, acknowledged_at, step_id, view, "
+            "started_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
+            rows,
+        )
+    raw.close()
+
+
+async def progress_of(store: Store, user_id: int) -> Progress | None:
+    """A user's stored progress, or None (tests and the benchmark's final check)."""
+    stored = await store.load_user(user_id)
+    return stored.progress if stored else None
 
 
 @dataclass(frozen=True)

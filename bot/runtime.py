@@ -179,7 +179,7 @@ class Runtime:
                     if contents.leftovers:
                         outcome = replace(outcome, screen=if_left)
             if outcome.effect is Effect.FORGET:
-                await self.store.delete_user(user_id)  # the chat ledger too, if a stranger's
+                await self.store.delete_user(user_id)
             elif outcome.progress is not None and outcome.progress != before:
                 await self.store.save(user_id, outcome.progress, now)  # clears a block
             elif stored is not None and stored.blocked:

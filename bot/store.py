@@ -13,17 +13,18 @@ import json
 import logging
 import os
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from bot.walkthrough import Progress, View
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 BUSY_TIMEOUT_MS = 5000
 # The WAL is cut back to this size at each checkpoint, so it never holds much history.
@@ -57,12 +58,6 @@ class Stats:
     active_7d: int
     pending_reminders: int
     languages: dict[str, int]  # language code → users
-
-
-@dataclass(frozen=True)
-class Deleted:
-    users: int
-    reminders: int
 
 
 @dataclass(frozen=True)
@@ -157,16 +152,10 @@ class Store:
         if not row or row[0] != "ok":
             found = row[0] if row else "no answer"
             raise StoreUnavailable(f"{self.path} is damaged (quick_check: {found})")
-        version = await self.schema_version()
         try:
-            # A read-only file still grants BEGIN IMMEDIATE; writing its header does not.
-            await self._db.execute("BEGIN IMMEDIATE")
-            await self._db.execute(f"PRAGMA user_version = {version}")
-        except sqlite3.Error as error:
+            await self._together(_probe_write)
+        except StoreUnavailable as error:
             raise StoreUnavailable(f"{self.path} cannot be written ({error})") from None
-        finally:
-            if self._db.in_transaction:
-                await self._db.execute("ROLLBACK")
 
     async def _migrate(self, target_version: int | None) -> None:
         current = await self.schema_version()
@@ -179,15 +168,10 @@ class Store:
             )
 
     async def schema_version(self) -> int:
-        async with self._db.execute("PRAGMA user_version") as cursor:
-            row = await cursor.fetchone()
+        row = await self._fetchone("PRAGMA user_version")
         return int(row[0]) if row else 0
 
     # -- progress --------------------------------------------------------------------
-
-    async def load(self, user_id: int) -> Progress | None:
-        stored = await self.load_user(user_id)
-        return stored.progress if stored else None
 
     async def load_user(self, user_id: int) -> StoredUser | None:
         row = await self._fetchone(
@@ -221,25 +205,13 @@ class Store:
             },
         )
 
-    async def delete_user(self, user_id: int) -> Deleted:
-        """Erase everything stored about one user, chat ledger included, and checkpoint so
-        that no copy is left in the WAL either; reports what went."""
-        reminders = await self._fetchone(
-            "SELECT COUNT(*) FROM reminders WHERE user_id = ?", (user_id,)
-        )
-        try:  # one transaction: an erase never stops halfway
-            await self._db.execute("BEGIN IMMEDIATE")
-            cursor = await self._db.execute("DELETE FROM users WHERE user_id = ?", (user_id,))
-            users = cursor.rowcount
-            for table in ("chat_messages", "chat_leftovers"):
-                await self._db.execute(f"DELETE FROM {table} WHERE user_id = ?", (user_id,))
-            await self._db.execute("COMMIT")
-        except sqlite3.Error as error:
-            if self._db.in_transaction:
-                await self._db.execute("ROLLBACK")
-            raise StoreUnavailable(str(error)) from error
+    async def delete_user(self, user_id: int) -> int:
+        """Erase everything stored about one user (one statement: the schema's trigger takes
+        the reminder and the chat ledger with it), then checkpoint so that no copy is left
+        in the WAL either. Returns how many users went (0 or 1)."""
+        erased = await self._write("DELETE FROM users WHERE user_id = ?", (user_id,))
         await self.checkpoint()
-        return Deleted(users=users, reminders=int(reminders[0]) if reminders and users else 0)
+        return erased
 
     async def checkpoint(self) -> None:
         """Copy the WAL into the database and cut it to zero bytes. Skipped quietly while
@@ -248,8 +220,12 @@ class Store:
 
     async def mark_blocked(self, user_id: int, now: int) -> None:
         """The user blocked the bot: keep their progress, drop any reminder."""
-        await self._write("UPDATE users SET blocked_at = ? WHERE user_id = ?", (now, user_id))
-        await self._write("DELETE FROM reminders WHERE user_id = ?", (user_id,))
+
+        def block(connection: sqlite3.Connection) -> None:
+            connection.execute("UPDATE users SET blocked_at = ? WHERE user_id = ?", (now, user_id))
+            connection.execute("DELETE FROM reminders WHERE user_id = ?", (user_id,))
+
+        await self._together(block)
 
     async def unblock(self, user_id: int) -> bool:
         """Clear the user's block; False if they had not blocked the bot."""
@@ -310,12 +286,19 @@ class Store:
     async def prune_chats(self, deletable_since: int) -> int:
         """Forget messages too old for Telegram to delete, remembering only that their chats
         still hold some. Returns how many ids went."""
-        await self._write(
-            "INSERT OR IGNORE INTO chat_leftovers (user_id) SELECT DISTINCT user_id "
-            "FROM chat_messages WHERE sent_at < ?",
-            (deletable_since,),
-        )
-        return await self._write("DELETE FROM chat_messages WHERE sent_at < ?", (deletable_since,))
+
+        def prune(connection: sqlite3.Connection) -> int:
+            connection.execute(
+                "INSERT OR IGNORE INTO chat_leftovers (user_id) SELECT DISTINCT user_id "
+                "FROM chat_messages WHERE sent_at < ?",
+                (deletable_since,),
+            )
+            cursor = connection.execute(
+                "DELETE FROM chat_messages WHERE sent_at < ?", (deletable_since,)
+            )
+            return cursor.rowcount
+
+        return await self._together(prune)
 
     # -- reminders -------------------------------------------------------------------
 
@@ -434,21 +417,6 @@ class Store:
         row = await self._fetchone("PRAGMA integrity_check")
         return row is not None and row[0] == "ok"
 
-    async def populate(self, user_ids: range, progress: Progress, now: int) -> None:
-        """Bulk-insert identical users in one transaction (benchmarks and load tests)."""
-        rows = [(uid, now, progress.step_id, progress.view.value, now, now) for uid in user_ids]
-        try:
-            await self._db.execute("BEGIN")
-            await self._db.executemany(
-                "INSERT OR REPLACE INTO users (user_id, acknowledged_at, step_id, view, "
-                "started_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-            await self._db.execute("COMMIT")
-        except sqlite3.Error as error:
-            await self._db.execute("ROLLBACK")
-            raise StoreUnavailable(str(error)) from error
-
     # -- plumbing --------------------------------------------------------------------
 
     async def _write(self, sql: str, params: object = ()) -> int:
@@ -461,18 +429,44 @@ class Store:
         return cursor.rowcount
 
     async def _fetchone(self, sql: str, params: object = ()) -> sqlite3.Row | None:
+        rows = await self._fetchall(sql, params)
+        return rows[0] if rows else None
+
+    async def _fetchall(self, sql: str, params: object = ()) -> list[sqlite3.Row]:
+        """Run a query and read all its rows in one call on the database thread: no
+        statement stays open between awaits (an open one would block a checkpoint)."""
         try:
-            async with self._db.execute(sql, params) as cursor:
-                return await cursor.fetchone()
+            return list(await self._db.execute_fetchall(sql, params))  # type: ignore[arg-type]
         except sqlite3.Error as error:
             raise StoreUnavailable(str(error)) from error
 
-    async def _fetchall(self, sql: str, params: object = ()) -> list[sqlite3.Row]:
+    async def _together(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` on the database thread in one call, inside one transaction: nothing
+        another coroutine does can land between its statements."""
+
+        def transaction(connection: sqlite3.Connection) -> T:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                result = work(connection)
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+            return result
+
         try:
-            async with self._db.execute(sql, params) as cursor:
-                return list(await cursor.fetchall())
+            # aiosqlite has no public way to run a function on its thread; _execute is the
+            # one every public method uses (pinned below 0.23 in pyproject.toml)
+            return await self._db._execute(transaction, self._db._conn)  # type: ignore[no-any-return]
         except sqlite3.Error as error:
             raise StoreUnavailable(str(error)) from error
+
+
+def _probe_write(connection: sqlite3.Connection) -> None:
+    """A read-only file still grants BEGIN IMMEDIATE; writing its header does not. It
+    writes back the version that is already there."""
+    version = connection.execute("PRAGMA user_version").fetchone()[0]
+    connection.execute(f"PRAGMA user_version = {int(version)}")
 
 
 def private_folders(folder: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bench.workload import progress_of
 from bot.content import Guide
 from bot.store import Store
 from bot.telegram.codec import encode
@@ -76,7 +77,7 @@ def check_nothing_lost(guide: Guide, db: Path, acked: dict[int, list[str]]) -> N
     async def stored() -> dict[int, str]:
         store = await Store.open(db)
         try:
-            return {user: state(await store.load(user)) for user in acked}
+            return {user: state(await progress_of(store, user)) for user in acked}
         finally:
             await store.close()
 
@@ -184,7 +185,7 @@ async def fuzz_scenario(guide: Guide, db: Path, inputs: list[tuple[str, object]]
         await chat.begin(VICTIM)
         await chat.press(VICTIM, guide.messages.button("next"))
         store = chat.app.bot_data["gently"].store
-        before = await store.load(VICTIM)
+        before = await progress_of(store, VICTIM)
         callbacks = 0
         u = chat.updates
         for kind, (user, payload) in inputs:  # type: ignore[misc]
@@ -211,7 +212,7 @@ async def fuzz_scenario(guide: Guide, db: Path, inputs: list[tuple[str, object]]
             await chat.send(update)
         answered = [c for c in chat.api.calls if c.method == "answerCallbackQuery"]
         assert len(answered) == callbacks + 2  # every callback answered (and the victim's two)
-        assert await store.load(VICTIM) == before
+        assert await progress_of(store, VICTIM) == before
     assert errors == []
 
 
@@ -258,7 +259,7 @@ async def test_many_users_and_double_taps_match_the_sequential_result(
         store = chat.app.bot_data["gently"].store
         await chat.app.update_queue.join()
         for user in users:
-            assert await store.load(user) == expected[user], user
+            assert await progress_of(store, user) == expected[user], user
 
 
 # -- faults ------------------------------------------------------------------------------

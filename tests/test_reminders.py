@@ -8,8 +8,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.workload import populate
 from bot.content import Guide
-from bot.store import Store
 from bot.telegram.reminders import BATCH, MAX_IN_FLIGHT, ReminderTimer, backoff
 from bot.walkthrough import Progress
 from tests.helpers import FakeClock
@@ -138,9 +138,7 @@ async def test_start_up_schedules_nothing_per_pending_reminder(guide: Guide, db_
     """20,000 pending reminders: start-up reads none of them; a pass over due ones holds at
     most MAX_IN_FLIGHT in memory, started a batch at a time."""
     clock = FakeClock()
-    store = await Store.open(db_path)
-    await store.populate(range(1, 20_001), Progress("collect.why"), int(clock.now))
-    await store.close()
+    await populate(db_path, range(1, 20_001), Progress("collect.why"), int(clock.now))
     with sqlite3.connect(db_path) as raw:
         raw.execute(
             "INSERT INTO reminders (user_id, due_at) SELECT user_id, ? FROM users",

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.workload import populate, progress_of
 from bot.content import Guide
 from bot.runtime import Runtime
 from bot.store import SCHEMA_VERSION, Store, StoreUnavailable, migrations
@@ -46,8 +47,8 @@ async def test_progress_survives_reopening(db_path: Path) -> None:
     await first.close()
     second = await Store.open(db_path)
     try:
-        assert await second.load(7) == progress
-        assert await second.load(8) is None
+        assert await progress_of(second, 7) == progress
+        assert await progress_of(second, 8) is None
     finally:
         await second.close()
 
@@ -93,14 +94,12 @@ async def test_delete_everything_reports_what_went(store: Store, db_path: Path) 
     await store.save(7, Progress(step_id="collect.why"), NOW)
     await store.set_reminder(7, NOW + 3600)
     await store.save(8, Progress(step_id="collect.why"), NOW)
-    deleted = await store.delete_user(7)
-    assert (deleted.users, deleted.reminders) == (1, 1)
-    assert await store.load(7) is None
+    assert await store.delete_user(7) == 1
+    assert await progress_of(store, 7) is None
     with sqlite3.connect(db_path) as raw:
         assert raw.execute("SELECT COUNT(*) FROM reminders").fetchone()[0] == 0
         assert raw.execute("SELECT user_id FROM users").fetchall() == [(8,)]
-    again = await store.delete_user(7)
-    assert (again.users, again.reminders) == (0, 0)
+    assert await store.delete_user(7) == 0
 
 
 async def test_stats_are_aggregates(store: Store) -> None:
@@ -136,7 +135,7 @@ async def test_migrates_a_version_one_database(db_path: Path) -> None:
     new = await Store.open(db_path)
     try:
         assert await new.schema_version() == SCHEMA_VERSION == migrations()[-1][0]
-        loaded = await new.load(7)
+        loaded = await progress_of(new, 7)
         assert loaded is not None
         assert loaded.ticked == frozenset({"talk.gloves"})
         assert await new.set_reminder(7, NOW + 60)
@@ -170,7 +169,7 @@ async def test_many_concurrent_taps_lose_nothing(
     reopened = await Store.open(db_path)
     try:
         for user in users:
-            progress = await reopened.load(user)
+            progress = await progress_of(reopened, user)
             assert progress is not None
             assert progress.ticked == {item.id for item in checklist}, user
             assert (progress.step_id, progress.view) == (checklist[-1].id, View.SUMMARY)
@@ -194,7 +193,7 @@ async def test_concurrent_sequential_walks_match_the_sequential_result(
 
     results = await asyncio.gather(*(walk(user, 5 + user % 20) for user in range(1, 41)))
     for user, expected in zip(range(1, 41), results, strict=True):
-        assert await store.load(user) == expected
+        assert await progress_of(store, user) == expected
     await store.close()
 
 
@@ -209,7 +208,7 @@ async def test_locked_database_raises_store_unavailable(db_path: Path) -> None:
         blocker.rollback()
         blocker.close()
     await store.save(7, Progress(step_id="collect.why"), NOW)  # fine again afterwards
-    assert await store.load(7) == Progress(step_id="collect.why")
+    assert await progress_of(store, 7) == Progress(step_id="collect.why")
     await store.close()
 
 
@@ -228,7 +227,7 @@ async def test_backup_is_a_consistent_copy(store: Store, tmp_path: Path) -> None
         assert await copy.integrity_ok()
         count = (await copy.stats(NOW)).users
         assert 100 <= count <= 200
-        assert await copy.load(1) == Progress(step_id="collect.why")
+        assert await progress_of(copy, 1) == Progress(step_id="collect.why")
     finally:
         await copy.close()
     with pytest.raises(FileExistsError):
@@ -279,9 +278,7 @@ async def probe_read_only(db: Path) -> None:
 
 
 async def test_a_damaged_database_fails_the_check(db_path: Path) -> None:
-    store = await Store.open(db_path)
-    await store.populate(range(1, 2001), Progress("collect.why"), NOW)
-    await store.close()
+    await populate(db_path, range(1, 2001), Progress("collect.why"), NOW)
     data = bytearray(db_path.read_bytes())
     data[8192:16384] = b"\xff" * 8192  # a few pages of garbage
     db_path.write_bytes(bytes(data))
@@ -314,3 +311,39 @@ async def test_the_database_and_its_folders_are_private(tmp_path: Path) -> None:
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
     assert stat.S_IMODE(nested.stat().st_mode) == 0o600
     assert stat.S_IMODE(shared.stat().st_mode) == 0o600
+
+
+async def test_overlapping_erasures_undo_no_other_write(store: Store, db_path: Path) -> None:
+    """Two users confirm /delete at the same moment while others save and claim reminders,
+    all on the one connection: both erasures complete, and nobody else's write is undone."""
+    rounds = 40
+    for round_ in range(rounds):
+        base = round_ * 10
+        erased, saver, claimer = (base + 1, base + 2), base + 3, base + 4
+        for user in (*erased, saver, claimer):
+            await store.save(user, Progress(step_id="collect.why"), NOW)
+            await store.note_messages(user, [(100, True)], NOW)
+            await store.set_reminder(user, NOW)
+        await store.prune_chats(NOW + 1)  # every chat now has leftovers too
+        await store.note_messages(erased[0], [(101, False)], NOW)
+        reminder = (await store.due_reminders(NOW, 1000))[-1]
+        assert reminder.user_id == claimer
+        results = await asyncio.gather(
+            store.delete_user(erased[0]),
+            store.save(saver, Progress(step_id="talk.lube", step_index=10), NOW),
+            store.claim_reminder(reminder, NOW),
+            store.delete_user(erased[1]),
+            store.save(saver, Progress(step_id="talk.gloves", step_index=11), NOW),
+        )
+        assert (results[0], results[3]) == (1, 1)
+        assert results[2] is True
+    with sqlite3.connect(db_path) as raw:
+        for table in ("users", "reminders", "chat_messages", "chat_leftovers"):
+            left = {row[0] for row in raw.execute(f"SELECT user_id FROM {table}")}
+            assert not left & {r * 10 + k for r in range(rounds) for k in (1, 2)}, table
+        savers = dict(raw.execute("SELECT user_id, step_id FROM users WHERE user_id % 10 = 3"))
+        assert savers == {r * 10 + 3: "talk.gloves" for r in range(rounds)}
+        claimed = raw.execute(
+            "SELECT COUNT(*) FROM reminders WHERE user_id % 10 = 4 AND sent_at IS NOT NULL"
+        ).fetchone()[0]
+        assert claimed == rounds
