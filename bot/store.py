@@ -436,7 +436,7 @@ class Store:
         """Run a query and read all its rows in one call on the database thread: no
         statement stays open between awaits (an open one would block a checkpoint)."""
         try:
-            return list(await self._db.execute_fetchall(sql, params))  # type: ignore[arg-type]
+            return list(await self._db.execute_fetchall(sql, params))
         except sqlite3.Error as error:
             raise StoreUnavailable(str(error)) from error
 
@@ -457,7 +457,7 @@ class Store:
         try:
             # aiosqlite has no public way to run a function on its thread; _execute is the
             # one every public method uses (pinned below 0.23 in pyproject.toml)
-            return await self._db._execute(transaction, self._db._conn)  # type: ignore[no-any-return]
+            return await self._db._execute(transaction, self._db._conn)  # type: ignore[no-untyped-call,no-any-return]
         except sqlite3.Error as error:
             raise StoreUnavailable(str(error)) from error
 

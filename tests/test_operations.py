@@ -139,7 +139,7 @@ async def test_shutdown_closes_the_database(guide: Guide, db_path: Path) -> None
     async with running(guide, db_path) as chat:
         store = chat.app.bot_data["gently"].store
     assert chat.app.bot_data["gently"].store is None
-    with pytest.raises(ValueError, match="no active connection|Connection closed"):
+    with pytest.raises(ValueError, match=r"no active connection|Connection closed"):
         await progress_of(store, 1)
 
 
