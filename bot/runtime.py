@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import time
 import weakref
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,7 @@ from typing import Any, Protocol
 
 from bot.content import Guide, Guides
 from bot.store import Store, StoredUser, StoreUnavailable
-from bot.walkthrough import Action, Effect, Outcome, Screen, Verb, handle, screens
+from bot.walkthrough import Action, Effect, Outcome, Progress, Screen, Verb, handle, screens
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,7 @@ STORE_ERROR_EVERY = 60  # seconds between ERROR lines while the store keeps fail
 # Telegram lets a bot delete messages for 48 hours; the margin covers the time between
 # Telegram dating a message and the bot noting it, and clocks that drift a little.
 DELETABLE_FOR = 48 * 3600 - 300
+CONFIRM_FOR = 10 * 60  # seconds a destructive confirmation stays open
 
 
 @dataclass(frozen=True)
@@ -166,8 +168,8 @@ class Runtime:
             stored = await self.store.load_user(user_id)
             before = stored.progress if stored else None
             guide = self.guide_for(stored, action, origin)
-            outcome = handle(guide, before, action)
             now = self.now()
+            outcome = handle(guide, self._open(stored, now), action, secrets.token_hex(4))
             typed = origin.typed if origin else None
             erase: tuple[int, ...] = ()
             if_left = None
@@ -195,6 +197,16 @@ class Runtime:
             tidy = outcome.progress.tidy if outcome.progress else False
             newcomer = before is None and outcome.progress is not None
             return outcome, Chat(live, tidy, erase, if_left), newcomer
+
+    @staticmethod
+    def _open(stored: StoredUser | None, now: int) -> Progress | None:
+        """The stored progress, its destructive confirmation closed once it expired."""
+        if stored is None:
+            return None
+        progress = stored.progress
+        if progress.pending is not None and now - (stored.pending_at or 0) > CONFIRM_FOR:
+            return replace(progress, pending=None)
+        return progress
 
     def guide_for(self, stored: StoredUser | None, action: Action, origin: Origin | None) -> Guide:
         """The language to answer in: the one being chosen (a language, or the welcome a

@@ -33,14 +33,17 @@ JOURNAL_SIZE_LIMIT = 1 << 20
 
 UPSERT_PROGRESS = """
 INSERT INTO users (user_id, acknowledged_at, step_id, step_index, view, ticked, seen_parts,
-                   reviewing, tidy, not_yet, language, started_at, last_seen_at, finished_at)
+                   reviewing, tidy, not_yet, language, pending, pending_at, started_at,
+                   last_seen_at, finished_at)
 VALUES (:user_id, :now, :step_id, :step_index, :view, :ticked, :seen_parts, :reviewing,
-        :tidy, :not_yet, :language, :now, :now, CASE WHEN :finished THEN :now END)
+        :tidy, :not_yet, :language, :pending, CASE WHEN :pending IS NOT NULL THEN :now END,
+        :now, :now, CASE WHEN :finished THEN :now END)
 ON CONFLICT (user_id) DO UPDATE SET
     step_id = excluded.step_id, step_index = excluded.step_index, view = excluded.view,
     ticked = excluded.ticked, seen_parts = excluded.seen_parts, tidy = excluded.tidy,
     not_yet = excluded.not_yet, language = excluded.language,
     reviewing = excluded.reviewing, last_seen_at = excluded.last_seen_at, blocked_at = NULL,
+    pending = excluded.pending, pending_at = excluded.pending_at,
     finished_at = CASE WHEN :finished THEN COALESCE(users.finished_at, :now) END
 """
 
@@ -78,6 +81,7 @@ class ChatContents:
 class StoredUser:
     progress: Progress
     blocked: bool  # Telegram told us the user blocked the bot
+    pending_at: int | None = None  # when the open confirmation (progress.pending) was shown
 
 
 def migrations() -> list[tuple[int, str]]:
@@ -176,10 +180,13 @@ class Store:
     async def load_user(self, user_id: int) -> StoredUser | None:
         row = await self._fetchone(
             "SELECT step_id, step_index, view, ticked, seen_parts, reviewing, finished_at, "
-            "tidy, not_yet, language, blocked_at FROM users WHERE user_id = ?",
+            "tidy, not_yet, language, pending, blocked_at, pending_at FROM users "
+            "WHERE user_id = ?",
             (user_id,),
         )
-        return StoredUser(_progress_from_row(row[:10]), row[10] is not None) if row else None
+        if row is None:
+            return None
+        return StoredUser(_progress_from_row(row[:11]), row[11] is not None, row[12])
 
     async def language_of(self, user_id: int) -> str | None:
         row = await self._fetchone("SELECT language FROM users WHERE user_id = ?", (user_id,))
@@ -201,6 +208,7 @@ class Store:
                 "tidy": int(progress.tidy),
                 "not_yet": json.dumps(sorted(progress.not_yet)),
                 "language": progress.language,
+                "pending": progress.pending,
                 "finished": int(progress.finished),
             },
         )
@@ -490,6 +498,7 @@ def _progress_from_row(row: Sequence[Any]) -> Progress:
         tidy,
         not_yet,
         language,
+        pending,
     ) = row
     try:
         view_value = View(view)
@@ -506,4 +515,5 @@ def _progress_from_row(row: Sequence[Any]) -> Progress:
         tidy=bool(tidy),
         not_yet=frozenset(json.loads(not_yet)),
         language=str(language),
+        pending=pending,
     )

@@ -28,7 +28,10 @@ async def walk(runtime: Runtime, user: int) -> None:
     while True:
         progress = outcome.progress
         if progress is not None and progress.finished:
-            action = Action(Verb.RESTART_CONFIRM)
+            asked = await runtime.act(user, Action(Verb.RESTART))
+            assert asked is not None
+            action = asked.screen.rows[0][0].action  # "Yes, start again", with its token
+            progress = asked.progress
         else:
             assert outcome.screen.primary is not None
             action = outcome.screen.primary.action

@@ -13,6 +13,7 @@ from telegram.ext import Application
 
 from bot.config import Settings
 from bot.content import Guide
+from bot.store import Store
 from bot.telegram.app import build_application
 from bot.telegram.budget import Limits
 from bot.telegram.offline import Call, OfflineBotAPI, Updates
@@ -58,6 +59,18 @@ class Chat:
         await self.press(
             user, self.app.bot_data["gently"].guides.reference.messages.button("confirm_adult")
         )
+
+    @property
+    def store(self) -> Store:
+        store = self.app.bot_data["gently"].store
+        assert store is not None
+        return store
+
+    async def tap_old(self, user: int, button: tuple[Call, str]) -> None:
+        """Tap a button on an older message, as a user scrolling up would."""
+        call, data = button
+        assert call.message_id is not None
+        await self.send(self.updates.tap(user, data, call.message_id))
 
     def last_with_button(self, user: int, label: str) -> tuple[Call, str]:
         for call in reversed(self.api.to(user)):

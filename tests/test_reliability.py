@@ -100,8 +100,9 @@ def one_tap_after(guide: Guide, acknowledged: str) -> str:
         ticked=frozenset(filter(None, ticked.split(","))),
     )
     outcome = handle(guide, progress, Action(Verb.RESUME))
-    if progress.finished:
-        action = Action(Verb.RESTART_CONFIRM)
+    if progress.finished:  # the confirmation's state is the same; its "yes" is the tap
+        outcome = handle(guide, progress, Action(Verb.RESTART))
+        action = outcome.screen.rows[0][0].action
     else:
         assert outcome.screen.primary is not None
         action = outcome.screen.primary.action

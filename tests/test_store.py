@@ -73,6 +73,8 @@ async def test_only_minimal_columns_are_stored(store: Store, db_path: Path) -> N
         "tidy",
         "not_yet",
         "language",
+        "pending",
+        "pending_at",
     }
     with sqlite3.connect(db_path) as raw:
         ledger = {row[1] for row in raw.execute("PRAGMA table_info(chat_messages)")}

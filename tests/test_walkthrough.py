@@ -212,11 +212,13 @@ def test_buttons_after_delete_lead_back_to_the_welcome(guide: Guide) -> None:
 
 def test_delete_and_restart_ask_first(guide: Guide) -> None:
     outcome = walk_to(guide, "talk.lube")
-    ask = handle(guide, outcome.progress, Action(Verb.DELETE))
-    assert ask.progress == outcome.progress and ask.effect is Effect.NONE
-    gone = handle(guide, outcome.progress, Action(Verb.DELETE_CONFIRM))
+    ask = handle(guide, outcome.progress, Action(Verb.DELETE), token="t1")
+    assert ask.progress == replace(outcome.progress, pending="delete_yes:t1")
+    assert ask.effect is Effect.NONE
+    gone = handle(guide, ask.progress, Action(Verb.DELETE_CONFIRM, "t1"))
     assert gone.progress is None and gone.effect is Effect.FORGET
-    restart = handle(guide, outcome.progress, Action(Verb.RESTART_CONFIRM))
+    ask = handle(guide, outcome.progress, Action(Verb.RESTART), token="t2")
+    restart = handle(guide, ask.progress, Action(Verb.RESTART_CONFIRM, "t2"))
     assert restart.progress == begin(guide)
 
 
@@ -425,6 +427,7 @@ def test_restarting_keeps_the_language_even_when_answered_in_the_fallback(guide:
     """A user whose language became incomplete is answered in English, the fallback; a
     restart then must not make English their language for good."""
     spanish = replace(begin(guide), language="es", tidy=True)
-    again = handle(guide, spanish, Action(Verb.RESTART_CONFIRM))
+    asked = handle(guide, spanish, Action(Verb.RESTART), token="t1").progress
+    again = handle(guide, asked, Action(Verb.RESTART_CONFIRM, "t1"))
     assert again.progress is not None
     assert (again.progress.language, again.progress.tidy) == ("es", True)

@@ -109,7 +109,15 @@ MESSAGE_SPEC: dict[str, dict[str, tuple[MessageFormat, frozenset[str]]]] = {
         },
     ),
     "notices": _keys(
-        P, {"stale": (), "hidden": (), "tidy_on": (), "tidy_off": (), "language_set": ()}
+        P,
+        {
+            "stale": (),
+            "confirm_again": (),
+            "hidden": (),
+            "tidy_on": (),
+            "tidy_off": (),
+            "language_set": (),
+        },
     ),
     "reminder": {
         **_keys(H, {"text": (), "offer": (), "set": ("when",), "off": (), "nothing_left": ()}),

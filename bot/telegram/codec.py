@@ -2,6 +2,8 @@
 
     g1:<code>[:<target>]      e.g. "g1:a:talk.lube" (yes), "g1:j:talk" (jump), "g1:m" (menu)
 
+Destructive confirmations ("dy", "ry") carry a one-time token: "g1:dy:3f9a0c1e".
+
 Codes retired with an older version ("t", "x", "k": tick, untick, skip) decode to None, so
 their buttons get the stale-button answer.
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from bot.walkthrough import TARGET_VERBS, Action, Verb
+from bot.walkthrough import CONFIRM_VERBS, TARGET_VERBS, Action, Verb
 
 PREFIX = "g1"
 MAX_BYTES = 64
@@ -73,7 +75,10 @@ def decode(data: str | None) -> Action | None:
     verb = _VERBS.get(code)
     if prefix != PREFIX or verb is None:
         return None
+    # a confirmation's token is optional: a button from before tokens asks anew
     needs_target = verb in TARGET_VERBS
-    if needs_target != bool(target) or (target and not _TARGET.match(target)):
+    if (needs_target != bool(target) and verb not in CONFIRM_VERBS) or (
+        target and not _TARGET.match(target)
+    ):
         return None
     return Action(verb, target or None)

@@ -6,6 +6,7 @@ Nothing here knows about Telegram, SQL or any other I/O.
 from bot.walkthrough.engine import begin, handle, resolve
 from bot.walkthrough.model import (
     ANSWER_VERBS,
+    CONFIRM_VERBS,
     PART_VERBS,
     REMINDER_CHOICES,
     REMINDER_OFF,
@@ -24,6 +25,7 @@ from bot.walkthrough.model import (
 
 __all__ = [
     "ANSWER_VERBS",
+    "CONFIRM_VERBS",
     "PART_VERBS",
     "REMINDER_CHOICES",
     "REMINDER_OFF",

@@ -8,6 +8,7 @@ from bot.content import Guide, Part, Step
 from bot.walkthrough import screens
 from bot.walkthrough.model import (
     ANSWER_VERBS,
+    CONFIRM_VERBS,
     PART_VERBS,
     REMINDER_CHOICES,
     REMINDER_OFF,
@@ -81,13 +82,28 @@ def resolve(guide: Guide, progress: Progress) -> Progress:
     )
 
 
-def handle(guide: Guide, progress: Progress | None, action: Action) -> Outcome:
+# destructive confirmation → (its text, its button), both in messages.toml
+ASKS = {
+    Verb.DELETE_CONFIRM: ("delete_confirm", "delete_yes"),
+    Verb.RESTART_CONFIRM: ("restart_confirm", "restart_yes"),
+}
+
+
+def handle(guide: Guide, progress: Progress | None, action: Action, token: str = "0") -> Outcome:
     """Apply one action. Never raises for odd input: stale or unknown actions get the
-    current screen back with a notice."""
+    current screen back with a notice. `token` is a fresh one-time token, used only if this
+    action opens a destructive confirmation."""
     if progress is None:
         return _handle_stranger(guide, action)
-    progress = resolve(guide, progress)
+    # any action answers or leaves the open confirmation: it is never open again
+    asked, progress = progress.pending, replace(resolve(guide, progress), pending=None)
     verb = action.verb
+    if verb in CONFIRM_VERBS:
+        return _confirmed(guide, progress, action, asked, token)
+    if verb in (Verb.DELETE, Verb.UNDERAGE):  # under 18 after confirming 18+: erase, if sure
+        return _ask(guide, progress, Verb.DELETE_CONFIRM, token)
+    if verb is Verb.RESTART:
+        return _ask(guide, progress, Verb.RESTART_CONFIRM, token)
     if verb in STEP_VERBS:
         return _handle_step(guide, progress, action)
     if verb is Verb.REMIND_SET:
@@ -177,8 +193,6 @@ def _handle_other(guide: Guide, progress: Progress, verb: Verb) -> Outcome:
         return Outcome(progress, screens.safety(guide))
     if verb is Verb.LANGUAGE:
         return Outcome(progress, screens.languages(guide, acknowledged=True))
-    if verb is Verb.UNDERAGE:
-        return Outcome(None, screens.info(guide, "under18", False), Effect.FORGET)
     if verb is Verb.MENU:
         return Outcome(progress, screens.menu(guide))
     if verb is Verb.PROGRESS:
@@ -195,19 +209,6 @@ def _handle_other(guide: Guide, progress: Progress, verb: Verb) -> Outcome:
         return Outcome(tidy, replace(screens.privacy(guide, tidy), in_place=True, notice=notice))
     if verb is Verb.HIDE:
         return Outcome(progress, screens.hidden(guide), clear_chat=True)
-    if verb is Verb.RESTART:
-        return Outcome(
-            progress, screens.confirm(guide, "restart_confirm", "restart_yes", Verb.RESTART_CONFIRM)
-        )
-    if verb is Verb.RESTART_CONFIRM:
-        restarted = replace(begin(guide), tidy=progress.tidy, language=progress.language)
-        return show(guide, restarted)
-    if verb is Verb.DELETE:
-        return Outcome(
-            progress, screens.confirm(guide, "delete_confirm", "delete_yes", Verb.DELETE_CONFIRM)
-        )
-    if verb is Verb.DELETE_CONFIRM:
-        return Outcome(None, screens.info(guide, "deleted", False), Effect.FORGET, clear_chat=True)
     if verb is Verb.CANCEL:
         return Outcome(progress, screens.info(guide, "cancelled", True))
     if verb is Verb.REMIND:
@@ -215,6 +216,28 @@ def _handle_other(guide: Guide, progress: Progress, verb: Verb) -> Outcome:
             return Outcome(progress, screens.remind_nothing_left(guide))
         return Outcome(progress, screens.remind_offer(guide))
     return stale(guide, progress)
+
+
+def _ask(guide: Guide, progress: Progress, yes: Verb, token: str, again: bool = False) -> Outcome:
+    """Open a destructive confirmation: its button carries `token`, and only that button,
+    while this confirmation is the last one shown, acts."""
+    text_key, yes_key = ASKS[yes]
+    screen = screens.confirm(guide, text_key, yes_key, Action(yes, token))
+    notice = guide.messages.notice("confirm_again") if again else None
+    return Outcome(replace(progress, pending=f"{yes}:{token}"), replace(screen, notice=notice))
+
+
+def _confirmed(
+    guide: Guide, progress: Progress, action: Action, asked: str | None, token: str
+) -> Outcome:
+    """A "yes" to a destructive confirmation: it acts only if it answers the one still
+    open; an older button (or one from before tokens) asks anew."""
+    if action.target is None or asked != f"{action.verb}:{action.target}":
+        return _ask(guide, progress, action.verb, token, again=True)
+    if action.verb is Verb.RESTART_CONFIRM:
+        restarted = replace(begin(guide), tidy=progress.tidy, language=progress.language)
+        return show(guide, restarted)
+    return Outcome(None, screens.info(guide, "deleted", False), Effect.FORGET, clear_chat=True)
 
 
 def _remind(guide: Guide, progress: Progress, choice: str | None) -> Outcome:

@@ -29,6 +29,9 @@ class Progress:
     tidy: bool = False  # keep only the current step in the chat (a privacy setting)
     not_yet: frozenset[str] = frozenset()  # checklist items answered "not yet"
     language: str = "en"  # the guide's language for this user, a two-letter code
+    # the destructive confirmation shown last and still open, as "<verb>:<token>": only a
+    # button carrying that token acts (an old one on screen asks anew)
+    pending: str | None = None
 
     def answer(self, step_id: str) -> bool | None:
         """The user's answer to a checklist item: yes, not yet (False), or none."""
@@ -75,6 +78,8 @@ class Verb(StrEnum):
 STEP_VERBS = frozenset({Verb.NEXT, Verb.BACK, Verb.YES, Verb.NOT_YET})
 ANSWER_VERBS = frozenset({Verb.YES, Verb.NOT_YET})
 PART_VERBS = frozenset({Verb.JUMP, Verb.REVIEW})
+# destructive confirmations: their buttons carry a one-time token (older ones carry none)
+CONFIRM_VERBS = frozenset({Verb.RESTART_CONFIRM, Verb.DELETE_CONFIRM})
 # CONFIRM names the language of the welcome it was tapped on: the newcomer's language
 TARGET_VERBS = STEP_VERBS | PART_VERBS | {Verb.REMIND_SET, Verb.SET_LANGUAGE, Verb.CONFIRM}
 

@@ -278,10 +278,13 @@ def hidden(guide: Guide) -> Screen:
     return Screen(Markup(""), notice=guide.messages.notice("hidden"))
 
 
-def confirm(guide: Guide, key: str, yes_key: str, yes: Verb) -> Screen:
+def confirm(guide: Guide, key: str, yes_key: str, yes: Action) -> Screen:
     return Screen(
         guide.messages.text(key),
-        ((button(guide, yes_key, yes),), (button(guide, "cancel", Verb.CANCEL, primary=True),)),
+        (
+            (button(guide, yes_key, yes.verb, yes.target),),
+            (button(guide, "cancel", Verb.CANCEL, primary=True),),
+        ),
     )
 
 

@@ -1,0 +1,99 @@
+"""Correct at the edges (issue 20): old destructive buttons, double taps in tidy mode."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.workload import progress_of
+from bot.content import Guide
+from bot.runtime import CONFIRM_FOR
+from tests.helpers import FakeClock
+from tests.telegram_helpers import Chat, running
+
+ALICE = 1001
+
+
+async def walk_on(chat: Chat, guide: Guide, taps: int) -> None:
+    for _ in range(taps):
+        await chat.press(ALICE, guide.messages.button("next"))
+
+
+def asked_anew(chat: Chat, guide: Guide, text_key: str) -> bool:
+    notices = [c.params.get("text") for c in chat.answers()]
+    return chat.last_text(ALICE) == guide.messages.text(text_key) and notices[
+        -1
+    ] == guide.messages.notice("confirm_again")
+
+
+@pytest.mark.parametrize(
+    ("command", "yes", "text_key"),
+    [("/delete", "delete_yes", "delete_confirm"), ("/restart", "restart_yes", "restart_confirm")],
+)
+async def test_an_old_confirmation_button_acts_only_after_a_new_confirmation(
+    guide: Guide, db_path: Path, command: str, yes: str, text_key: str
+) -> None:
+    """Confirm screen, Cancel, walk on, then the old "yes" (still live: nothing relies on
+    keyboards being cleared): nothing erased or reset, and the question is asked anew."""
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        await walk_on(chat, guide, 2)
+        await chat.command(ALICE, command)
+        old_yes = chat.last_with_button(ALICE, guide.messages.button(yes))
+        await chat.press(ALICE, guide.messages.button("cancel"))
+        await walk_on(chat, guide, 3)
+        where = await progress_of(chat.store, ALICE)
+        assert where is not None and where.step_id != guide.first_step.id
+
+        await chat.tap_old(ALICE, old_yes)
+        after = await progress_of(chat.store, ALICE)
+        assert after is not None and after.step_id == where.step_id
+        assert asked_anew(chat, guide, text_key)
+        # the question just asked is the one that acts
+        await chat.press(ALICE, guide.messages.button(yes))
+        assert await acted(chat, guide, yes)
+
+
+async def acted(chat: Chat, guide: Guide, yes: str) -> bool:
+    """The confirmation did what it asks: everything erased, or back at the start."""
+    after = await progress_of(chat.store, ALICE)
+    if yes == "delete_yes":
+        return after is None
+    return after is not None and after.step_id == guide.first_step.id
+
+
+@pytest.mark.parametrize(
+    ("command", "yes", "text_key"),
+    [("/delete", "delete_yes", "delete_confirm"), ("/restart", "restart_yes", "restart_confirm")],
+)
+async def test_a_confirmation_expires(
+    guide: Guide, db_path: Path, command: str, yes: str, text_key: str
+) -> None:
+    clock = FakeClock()
+    async with running(guide, db_path, clock) as chat:
+        await chat.begin(ALICE)
+        await walk_on(chat, guide, 2)
+        await chat.command(ALICE, command)
+        clock.advance(CONFIRM_FOR + 1)
+        await chat.press(ALICE, guide.messages.button(yes))
+        assert not await acted(chat, guide, yes)
+        assert asked_anew(chat, guide, text_key)
+        clock.advance(CONFIRM_FOR - 1)  # the new question is open for the full time again
+        await chat.press(ALICE, guide.messages.button(yes))
+        assert await acted(chat, guide, yes)
+
+
+async def test_an_old_under_18_button_asks_before_erasing(guide: Guide, db_path: Path) -> None:
+    """The welcome's "I'm under 18", tapped after confirming 18+ and walking on, erases
+    only once the user confirms the erasure it now asks about."""
+    async with running(guide, db_path) as chat:
+        await chat.command(ALICE, "/start")
+        under18 = chat.last_with_button(ALICE, guide.messages.button("under18"))
+        await chat.press(ALICE, guide.messages.button("confirm_adult"))
+        await walk_on(chat, guide, 3)
+        await chat.tap_old(ALICE, under18)
+        assert await progress_of(chat.store, ALICE) is not None
+        assert chat.last_text(ALICE) == guide.messages.text("delete_confirm")
+        await chat.press(ALICE, guide.messages.button("delete_yes"))
+        assert await progress_of(chat.store, ALICE) is None
