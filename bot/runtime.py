@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 from bot.content import Guide, Guides
-from bot.store import Store, StoredUser, StoreUnavailable
+from bot.store import Noted, Store, StoredUser, StoreUnavailable
 from bot.walkthrough import Action, Effect, Outcome, Progress, Screen, Verb, handle, screens
 
 log = logging.getLogger(__name__)
@@ -48,12 +48,15 @@ class Origin:
 
 @dataclass(frozen=True)
 class Shown:
-    """What was done in the chat: the new message sent (its id, and whether it has
-    buttons), and the messages Telegram confirmed deleted."""
+    """What was done in the chat: the new message sent or the one edited (its id, whether
+    it has buttons, what it shows as a number), and the messages Telegram confirmed
+    deleted."""
 
     sent: int | None = None
     keyboard: bool = False
     removed: tuple[int, ...] = ()
+    edited: int | None = None
+    shows: int | None = None
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,7 @@ class Chat:
     erase: tuple[int, ...] = ()  # messages deleted before the screen is shown
     # shown instead of the outcome's screen if Telegram did not delete all of `erase`
     if_left: Screen | None = None
+    tapped_shows: int | None = None  # what the tapped message shows, if the ledger knows
 
 
 class Delivery(Protocol):
@@ -144,11 +148,12 @@ class Runtime:
         anything could be kept. Losing a note costs only the ability to remove that one
         message, so a failing store is logged, no more."""
         typed = origin.typed if origin else None
-        here = [(m, False) for m in (typed,) if isinstance(m, int)]
-        here += [(m, True) for m in (tapped,) if isinstance(m, int)]
-        here = [(m, keyboard) for m, keyboard in here if m not in shown.removed]
-        if shown.sent is not None:
-            here.append((shown.sent, shown.keyboard))
+        here = [Noted(m) for m in (typed,) if isinstance(m, int)]
+        here += [Noted(m, keyboard=True) for m in (tapped,) if isinstance(m, int)]
+        here = [noted for noted in here if noted.message_id not in shown.removed]
+        for message in (shown.sent, shown.edited):
+            if message is not None:
+                here.append(Noted(message, shown.keyboard, shown.shows))
         try:
             await self.store.forget_messages(user_id, shown.removed)
             await self.store.note_messages(user_id, here, self.now())
@@ -157,7 +162,7 @@ class Runtime:
 
     async def note_sent(self, user_id: int, message_id: int, *, keyboard: bool) -> None:
         """A message the bot sent outside `act` (a reminder, a hint) is in the chat."""
-        await self._note(user_id, None, Shown(message_id, keyboard))
+        await self._note(user_id, None, Shown(message_id, keyboard=keyboard))
 
     async def _commit(
         self, user_id: int, action: Action, origin: Origin | None
@@ -193,10 +198,13 @@ class Runtime:
                     await self.store.set_reminder(user_id, now + outcome.reminder.delay)
             if outcome.reminder is not None or outcome.effect is Effect.FORGET:
                 self.reminders_changed()
-            live = None if erase else await self.store.live_keyboard(user_id)
+            live, tapped_shows = None, None
+            if not erase:
+                tapped = origin.message_id if origin else None
+                live, tapped_shows = await self.store.chat_state(user_id, tapped)
             tidy = outcome.progress.tidy if outcome.progress else False
             newcomer = before is None and outcome.progress is not None
-            return outcome, Chat(live, tidy, erase, if_left), newcomer
+            return outcome, Chat(live, tidy, erase, if_left, tapped_shows), newcomer
 
     @staticmethod
     def _open(stored: StoredUser | None, now: int) -> Progress | None:
@@ -240,7 +248,7 @@ class Runtime:
             async with self.lock(user_id):
                 language = await self.store.language_of(user_id)
                 if isinstance(message_id, int):
-                    await self.store.note_messages(user_id, [(message_id, False)], self.now())
+                    await self.store.note_messages(user_id, [Noted(message_id)], self.now())
                 if await self.store.unblock(user_id):
                     log.info("user %s unblocked the bot", user_id)
         except StoreUnavailable as error:

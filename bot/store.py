@@ -72,6 +72,15 @@ class Reminder:
 
 
 @dataclass(frozen=True)
+class Noted:
+    """A message in a user's chat, for the ledger."""
+
+    message_id: int
+    keyboard: bool = False
+    shows: int | None = None  # what the bot's message shows, as a number (render.fingerprint)
+
+
+@dataclass(frozen=True)
 class ChatContents:
     deletable: tuple[int, ...]  # message ids Telegram still lets the bot delete
     leftovers: bool  # older messages stay in the chat: only the user can remove them
@@ -245,21 +254,20 @@ class Store:
 
     # -- the chat ledger -------------------------------------------------------------
 
-    async def note_messages(
-        self, user_id: int, messages: Sequence[tuple[int, bool]], now: int
-    ) -> None:
-        """Messages now in the user's chat (theirs or the bot's): (id, has buttons), ids and
-        times only. Noted only for a user who confirmed 18+; a message already noted keeps
-        its time."""
+    async def note_messages(self, user_id: int, messages: Sequence[Noted], now: int) -> None:
+        """Messages now in the user's chat (theirs or the bot's), ids and times only, with
+        whether they have buttons and what they show (a number, for the bot's). Noted only
+        for a user who confirmed 18+; a message already noted keeps its time."""
         if not messages:
             return
-        rows = ", ".join("(?, ?)" for _ in messages)
-        values = [value for message_id, keyboard in messages for value in (message_id, keyboard)]
+        rows = ", ".join("(?, ?, ?)" for _ in messages)
+        values = [v for m in messages for v in (m.message_id, m.keyboard, m.shows)]
         await self._write(
-            "INSERT INTO chat_messages (user_id, message_id, sent_at, keyboard) "
-            f"SELECT ?, column1, ?, column2 FROM (VALUES {rows}) "
+            "INSERT INTO chat_messages (user_id, message_id, sent_at, keyboard, shows) "
+            f"SELECT ?, column1, ?, column2, column3 FROM (VALUES {rows}) "
             "WHERE EXISTS (SELECT 1 FROM users WHERE user_id = ?) "
-            "ON CONFLICT DO UPDATE SET keyboard = MAX(keyboard, excluded.keyboard)",
+            "ON CONFLICT DO UPDATE SET keyboard = MAX(keyboard, excluded.keyboard), "
+            "shows = COALESCE(excluded.shows, shows)",
             (user_id, now, *values, user_id),
         )
 
@@ -271,13 +279,16 @@ class Store:
                 (user_id, *message_ids),
             )
 
-    async def live_keyboard(self, user_id: int) -> int | None:
-        """The user's newest message with buttons: the one to clear when a new one comes."""
+    async def chat_state(self, user_id: int, tapped: int | None) -> tuple[int | None, int | None]:
+        """The user's newest message with buttons (the one to clear when a new one comes),
+        and what the tapped message shows, if the ledger knows."""
         row = await self._fetchone(
-            "SELECT MAX(message_id) FROM chat_messages WHERE user_id = ? AND keyboard = 1",
-            (user_id,),
+            "SELECT (SELECT MAX(message_id) FROM chat_messages WHERE user_id = ?1 "
+            "AND keyboard = 1), (SELECT shows FROM chat_messages WHERE user_id = ?1 "
+            "AND message_id = ?2)",
+            (user_id, tapped),
         )
-        return int(row[0]) if row and row[0] is not None else None
+        return (row[0], row[1]) if row else (None, None)
 
     async def chat_contents(self, user_id: int, deletable_since: int) -> ChatContents:
         """What the ledger knows of the user's chat: the ids still young enough to delete,

@@ -97,3 +97,22 @@ async def test_an_old_under_18_button_asks_before_erasing(guide: Guide, db_path:
         assert chat.last_text(ALICE) == guide.messages.text("delete_confirm")
         await chat.press(ALICE, guide.messages.button("delete_yes"))
         assert await progress_of(chat.store, ALICE) is None
+
+
+async def test_a_double_tap_in_tidy_mode_edits_nothing_twice(guide: Guide, db_path: Path) -> None:
+    """Both callback queries of a double tap carry the same button of the same message;
+    the second must not edit the message to what it already shows (Telegram refuses that
+    with "message is not modified"), nor send anything: it is only answered."""
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        await chat.command(ALICE, "/privacy")
+        await chat.press(ALICE, guide.messages.button("tidy_off"))  # tidy mode on
+        await chat.command(ALICE, "/resume")
+        next_button = chat.last_with_button(ALICE, guide.messages.button("next"))
+        seen = len(chat.api.calls)
+        await chat.tap_old(ALICE, next_button)
+        first = sorted(c.method for c in chat.api.calls[seen:])
+        assert first == ["answerCallbackQuery", "editMessageText"]  # the first tap edits
+        seen = len(chat.api.calls)
+        await chat.tap_old(ALICE, next_button)
+        assert [c.method for c in chat.api.calls[seen:]] == ["answerCallbackQuery"]

@@ -16,7 +16,7 @@ import pytest
 from bench.workload import populate, progress_of
 from bot.content import Guide
 from bot.runtime import Runtime
-from bot.store import SCHEMA_VERSION, Store, StoreUnavailable, migrations
+from bot.store import SCHEMA_VERSION, Noted, Store, StoreUnavailable, migrations
 from bot.walkthrough import Action, Progress, Verb, View
 from tests.helpers import ROOT, FakeClock, Screens
 
@@ -78,7 +78,7 @@ async def test_only_minimal_columns_are_stored(store: Store, db_path: Path) -> N
     }
     with sqlite3.connect(db_path) as raw:
         ledger = {row[1] for row in raw.execute("PRAGMA table_info(chat_messages)")}
-    assert ledger == {"user_id", "message_id", "sent_at", "keyboard"}  # never content
+    assert ledger == {"user_id", "message_id", "sent_at", "keyboard", "shows"}  # never content
 
 
 async def test_timestamps(store: Store, db_path: Path) -> None:
@@ -324,10 +324,10 @@ async def test_overlapping_erasures_undo_no_other_write(store: Store, db_path: P
         erased, saver, claimer = (base + 1, base + 2), base + 3, base + 4
         for user in (*erased, saver, claimer):
             await store.save(user, Progress(step_id="collect.why"), NOW)
-            await store.note_messages(user, [(100, True)], NOW)
+            await store.note_messages(user, [Noted(100, keyboard=True)], NOW)
             await store.set_reminder(user, NOW)
         await store.prune_chats(NOW + 1)  # every chat now has leftovers too
-        await store.note_messages(erased[0], [(101, False)], NOW)
+        await store.note_messages(erased[0], [Noted(101)], NOW)
         reminder = (await store.due_reminders(NOW, 1000))[-1]
         assert reminder.user_id == claimer
         results = await asyncio.gather(

@@ -73,8 +73,9 @@ async def test_message_not_modified_and_old_queries_are_harmless(
     guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """In tidy mode an answer edits the message in place; Telegram answering "message is
-    not modified" (a double tap) and "query is too old" changes nothing for the user: the
-    answer is saved, no error reaches them or the log."""
+    not modified" (a race the bot cannot see coming) and "query is too old" changes
+    nothing for the user: the answer is saved, no second message is sent, no error
+    reaches them or the log."""
     async with running(guide, db_path) as chat:
         await chat.begin(ALICE)
         await chat.command(ALICE, "/privacy")
@@ -90,8 +91,11 @@ async def test_message_not_modified_and_old_queries_are_harmless(
             400,
             "Bad Request: query is too old and response timeout expired or query id is invalid",
         )
+        seen = len(chat.api.calls)
         with caplog.at_level(logging.WARNING):
             await chat.press(ALICE, "Ready")
+        made = [c.method for c in chat.api.calls[seen:] if not c.failed]
+        assert "sendMessage" not in made, "an unmodified edit must not become a new message"
         edits = [c for c in chat.api.to(ALICE) if c.method == "editMessageText"]
         assert edits, "the answer must have tried an in-place edit"
         errors = [t for t in chat.api.sent_texts(ALICE) if "went wrong" in t]

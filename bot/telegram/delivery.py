@@ -23,7 +23,7 @@ from telegram.warnings import PTBUserWarning
 from bot.content import Guides
 from bot.runtime import Chat, Origin, Shown
 from bot.telegram.budget import Lane
-from bot.telegram.render import keyboard
+from bot.telegram.render import fingerprint, keyboard
 from bot.telegram.scheduler import Send, SendSkipped
 from bot.walkthrough import Outcome, Screen
 
@@ -69,22 +69,22 @@ class Delivery:
         try:
             if screen.empty:
                 return Shown()
-            sent = await self._present(user_id, screen, origin or Origin(), chat)
-            return Shown(sent, bool(screen.rows))
+            return await self._present(user_id, screen, origin or Origin(), chat)
         finally:
             if answering is not None:
                 await answering
 
-    async def _present(
-        self, user_id: int, screen: Screen, origin: Origin, chat: Chat
-    ) -> int | None:
+    async def _present(self, user_id: int, screen: Screen, origin: Origin, chat: Chat) -> Shown:
         markup = keyboard(screen)
+        shows = fingerprint(screen.text, markup)
         tapped = origin.message_id if origin.message_id not in chat.erase else None
         edit = screen.in_place or chat.tidy
+        if tapped is not None and edit and chat.tapped_shows == shows:
+            return Shown()  # a double tap: the message already shows this
         if tapped is not None and edit and await self._edit(user_id, tapped, screen.text, markup):
             if chat.tidy and chat.live not in (None, tapped):
                 self._tidy_away(user_id, chat.live)
-            return None
+            return Shown(edited=tapped, keyboard=bool(screen.rows), shows=shows)
         previous = chat.live if chat.live is not None else tapped
         if chat.tidy:
             self._tidy_away(user_id, previous, origin.typed)
@@ -94,7 +94,8 @@ class Delivery:
                     "editMessageReplyMarkup", Lane.COSMETIC, chat_id=user_id, message_id=previous
                 )
             )
-        return await self._send_new(user_id, screen.text, markup)
+        sent = await self._send_new(user_id, screen.text, markup)
+        return Shown(sent, bool(screen.rows), shows=shows)
 
     def _tidy_away(self, user_id: int, *message_ids: int | None) -> None:
         """Tidy mode: the screen before this one, and the command that asked, go."""
@@ -143,7 +144,7 @@ class Delivery:
                 **HTML,
             )
         except BadRequest as error:
-            if "not modified" in error.message.lower():  # a double tap
+            if "not modified" in error.message.lower():  # it already shows this
                 return True
             log.debug("cannot edit, sending anew: %s", error.message)
             return False

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import zlib
+
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.telegram.codec import encode
@@ -17,3 +20,10 @@ def keyboard(screen: Screen) -> InlineKeyboardMarkup | None:
             for row in screen.rows
         ]
     )
+
+
+def fingerprint(text: str, markup: InlineKeyboardMarkup | None) -> int:
+    """What a message shows, as a number (CRC-32 of its text and buttons): the ledger keeps
+    it, never the text, so an edit to what a message already shows is never sent."""
+    buttons = json.dumps(markup.to_dict() if markup else None, sort_keys=True)
+    return zlib.crc32(f"{text}\0{buttons}".encode())
