@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import sqlite3
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from bot.content import Guide
 from bot.store import Store
 from bot.telegram.codec import encode
+from bot.telegram.offline import OfflineBotAPI
 from bot.walkthrough import Action, Verb
 from tests.telegram_helpers import TOKEN, running
 
@@ -50,7 +52,10 @@ async def test_a_users_backlog_holds_no_slot_another_user_needs(
 
 
 async def test_one_users_taps_stay_in_order(guide: Guide, db_path: Path) -> None:
-    async with running(guide, db_path) as chat:
+    """Six quick taps from one user while their replies are held: another user is served
+    meanwhile, and each of the six runs only once the one before it has been answered
+    (every Bot API call takes a simulated 20 ms round trip, so an overlap would show)."""
+    async with running(guide, db_path, api=OfflineBotAPI(latency=0.02)) as chat:
         await chat.begin(ALICE)
         release = chat.api.hold(ALICE)
         queue = chat.app.update_queue
@@ -67,6 +72,10 @@ async def test_one_users_taps_stay_in_order(guide: Guide, db_path: Path) -> None
         texts = [t for t in chat.api.sent_texts(ALICE) if "Step" in t]
         assert "Step 7 of 14" in texts[-1]  # six taps, all applied
         assert all(a.params.get("text") is None for a in chat.answers()[1:])  # none was stale
+        # each reply is asked for only once the one before it has come back
+        replies = chat.api.to(ALICE, "sendMessage")[-6:]
+        for earlier, later in itertools.pairwise(replies):
+            assert earlier.answered is not None and later.made > earlier.answered
 
 
 async def test_message_not_modified_and_old_queries_are_harmless(
@@ -128,14 +137,14 @@ async def test_unexpected_error_reassures_the_user_and_logs_no_text(
 
         typed = "my private words"
 
-        async def broken(user_id: int, message_id: int) -> None:
+        async def broken(user_id: int, message_id: int, fallback: Guide) -> Guide:
             raise RuntimeError(f"a bug while reading: {typed}")  # user text in the message
 
         runtime.heard = broken
         with caplog.at_level(logging.ERROR):
             await chat.send(chat.updates.message(ALICE, "my private words"))
         del runtime.heard
-    assert f"error handling message update for user {ALICE}" in caplog.text
+    assert f"error handling message update for user {ALICE}: RuntimeError" in caplog.text
     assert "went wrong" in chat.last_text(ALICE)
     assert "my private words" not in caplog.text
     assert TOKEN not in caplog.text

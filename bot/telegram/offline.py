@@ -49,6 +49,9 @@ class Call:
     params: dict[str, Any]
     message_id: int | None = None  # of the message a send or edit returned
     failed: bool = False  # answered with an error on purpose (see `fail`)
+    # the order of events: when the call was made and when its answer came back
+    made: int = 0
+    answered: int | None = None
 
     @property
     def chat_id(self) -> int | None:
@@ -79,6 +82,7 @@ class OfflineBotAPI(BaseRequest):
         self.latency = latency
         self.record = record
         self._ids = itertools.count(1000)
+        self._events = itertools.count()
         self._changed = asyncio.Event()
         self._holds: dict[int, asyncio.Event] = {}
         self._failures: dict[tuple[str, int | None], tuple[int, str]] = {}
@@ -106,7 +110,7 @@ class OfflineBotAPI(BaseRequest):
     ) -> tuple[int, bytes]:
         name = url.rsplit("/", 1)[-1]
         params = dict(request_data.parameters) if request_data else {}
-        call = Call(name, params)
+        call = Call(name, params, made=next(self._events))
         self.count += 1
         if self.record:
             self.calls.append(call)
@@ -117,6 +121,7 @@ class OfflineBotAPI(BaseRequest):
         if self.latency:
             await asyncio.sleep(self.latency)  # the simulated network round trip
         failure = self._failures.get((name, call.chat_id)) or self._failures.get((name, None))
+        call.answered = next(self._events)
         if failure:
             call.failed = True
             status, description = failure
