@@ -86,11 +86,12 @@ class FakeBotServer:
             return BOT_USER
         if method == "getUpdates":
             offset = int(params.get("offset") or 0)
+            limit = int(params.get("limit") or 100)  # as Telegram: at most 100 a batch
             with self._cond:
                 self._cond.wait_for(
                     lambda: any(u["update_id"] >= offset for u in self.updates), timeout=0.5
                 )
-                return [u for u in self.updates if u["update_id"] >= offset]
+                return [u for u in self.updates if u["update_id"] >= offset][:limit]
         if method in ("sendMessage", "editMessageText", "editMessageReplyMarkup"):
             chat = {"id": int(params.get("chat_id", 0)), "type": "private", "first_name": "U"}
             return {"message_id": 77, "date": 0, "chat": chat, "text": params.get("text", "")}

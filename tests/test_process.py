@@ -41,13 +41,21 @@ class Running:
             text=True,
         )
         self.lines: list[str] = []
+        self._said = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
     def _read(self) -> None:
         assert self.process.stderr is not None
         for line in self.process.stderr:
-            self.lines.append(line)
+            with self._said:
+                self.lines.append(line)
+                self._said.notify_all()
+
+    def wait_for_line(self, text: str, timeout: float = 20) -> bool:
+        """Until a line containing `text` has been logged (False after `timeout`)."""
+        with self._said:
+            return self._said.wait_for(lambda: any(text in line for line in self.lines), timeout)
 
     def stop(self, sig: int = signal.SIGTERM, within: float = 30) -> tuple[int, float]:
         """Signal it; (exit code, seconds it took to exit)."""
@@ -189,18 +197,33 @@ def test_a_damaged_database_refuses_to_start(tmp_path: Path) -> None:
 def test_sigterm_under_load_commits_every_received_tap_within_the_grace(
     tmp_path: Path,
 ) -> None:
+    """SIGTERM lands while taps have been received (acknowledged to Telegram) but not yet
+    committed: the test holds the database's write lock until the bot says it is stopping.
+    Every received tap is then committed, within Docker's 10 s grace."""
     db = tmp_path / "g.sqlite3"
     users = range(10_001, 10_601)
     with FakeBotServer() as server, bot(db, server) as running:
         assert polling(server)
-        for user in users:
-            server.push(tap(user, "g1:c:en"))
-        assert server.wait_for(lambda _: sum(m == "sendMessage" for m, _ in server.calls) >= 30)
-        # and a batch acknowledged (a later offset asked for): else nothing counts as received
-        assert server.wait_for(
-            lambda calls: any(m == "getUpdates" and int(p.get("offset") or 0) > 1 for m, p in calls)
-        )
-        code, took = running.stop()
+        holder = sqlite3.connect(db, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")  # the bot's commits wait behind this
+        try:
+            for user in users:
+                server.push(tap(user, "g1:c:en"))
+            # a batch acknowledged (a later offset asked for): received, and uncommitted
+            assert server.wait_for(
+                lambda calls: any(
+                    m == "getUpdates" and int(p.get("offset") or 0) > 1 for m, p in calls
+                )
+            )
+            assert count_users(db) == 0
+            start = time.monotonic()
+            running.process.send_signal(signal.SIGTERM)
+            assert running.wait_for_line("stopping")
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        code = running.finish(within=30)
+        took = time.monotonic() - start
         offsets = [int(p.get("offset") or 0) for m, p in server.calls if m == "getUpdates"]
     assert code == 0, running.text
     assert took < 10, f"took {took:.1f}s"
@@ -210,6 +233,11 @@ def test_sigterm_under_load_commits_every_received_tap_within_the_grace(
         stored = {row[0] for row in raw.execute("SELECT user_id FROM users")}
     assert set(received) <= stored
     assert "Traceback" not in running.text
+
+
+def count_users(db: Path) -> int:
+    with sqlite3.connect(db) as raw:
+        return int(raw.execute("SELECT COUNT(*) FROM users").fetchone()[0])
 
 
 def test_reminders_survive_sigkill_never_twice(tmp_path: Path) -> None:

@@ -8,7 +8,6 @@ import sqlite3
 import stat
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -252,29 +251,25 @@ asyncio.run(main())
 """
 
 
-async def test_a_read_only_database_fails_the_write_probe() -> None:
+async def test_a_read_only_database_fails_the_write_probe(db_path: Path) -> None:
     """A file the process may read but not write: SQLite opens it and even grants BEGIN
-    IMMEDIATE, so only a real write shows it. Run as an unprivileged user (root writes
-    through file modes), in a folder that user can reach."""
-    with tempfile.TemporaryDirectory() as name:
-        folder = Path(name)
-        folder.chmod(0o777)
-        await probe_read_only(folder / "g.sqlite3")
-
-
-async def probe_read_only(db: Path) -> None:
-    store = await Store.open(db)
+    IMMEDIATE, so only a real write shows it. Root writes through file modes, so as root
+    the probe runs without the capabilities that allow it (the checkout may sit anywhere,
+    even in a folder no other user can enter)."""
+    store = await Store.open(db_path)
     await store.close()
-    db.chmod(0o444)
-    as_nobody = {"user": 65534, "group": 65534} if os.geteuid() == 0 else {}
+    db_path.chmod(0o400)  # private already, so opening it leaves the mode alone
+    caps = "-dac_override,-dac_read_search"
+    without_override = (
+        ["setpriv", "--bounding-set", caps, "--inh-caps", caps, "--"] if os.geteuid() == 0 else []
+    )
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(db)],
+        [*without_override, sys.executable, "-c", PROBE, str(db_path)],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
-        **as_nobody,
     )
     assert "cannot be written" in result.stdout, result.stdout + result.stderr
 
