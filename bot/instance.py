@@ -17,8 +17,11 @@ class StartupFailed(Exception):
 
 
 class InstanceLock:
+    """Keyed on the database file itself: its path with every symlink resolved (a second
+    hard link is refused before this, by `check_database_file`)."""
+
     def __init__(self, db_path: Path) -> None:
-        self.path = Path(f"{db_path}.lock")
+        self.path = Path(f"{os.path.realpath(db_path)}.lock")
         self._fd: int | None = None
 
     def acquire(self) -> None:

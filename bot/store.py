@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import sqlite3
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
@@ -122,6 +123,7 @@ class Store:
         path = Path(path)
         if sqlite3.sqlite_version_info < (3, 37):  # STRICT tables, ON CONFLICT without target
             raise StoreUnavailable(f"SQLite 3.37 or newer is needed, not {sqlite3.sqlite_version}")
+        check_database_file(path)
         try:
             private_folders(path.parent)
             if not path.exists():
@@ -486,6 +488,36 @@ def _probe_write(connection: sqlite3.Connection) -> None:
     writes back the version that is already there."""
     version = connection.execute("PRAGMA user_version").fetchone()[0]
     connection.execute(f"PRAGMA user_version = {int(version)}")
+
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def check_database_file(path: Path) -> None:
+    """Before anything touches `path`: it is missing, or a regular file with one name that
+    is empty or starts with SQLite's header. Anything else (a directory, a FIFO, a device,
+    someone's notes, a second hard link) is refused, untouched."""
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise StoreUnavailable(f"cannot look at {path} ({error.strerror})") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise StoreUnavailable(f"{path} is not a database file (a directory or a device)")
+    if info.st_nlink > 1:
+        raise StoreUnavailable(
+            f"{path} has {info.st_nlink} hard links; a database must have one name, or two "
+            "processes could open it under different names (remove the other links)"
+        )
+    if info.st_size:
+        try:
+            with open(path, "rb") as file:
+                header = file.read(len(SQLITE_HEADER))
+        except OSError as error:
+            raise StoreUnavailable(f"cannot read {path} ({error.strerror})") from None
+        if header != SQLITE_HEADER:
+            raise StoreUnavailable(f"{path} is not a SQLite database; refusing to touch it")
 
 
 def private_folders(folder: Path) -> None:

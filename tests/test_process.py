@@ -3,6 +3,7 @@ API, for every claim about start-up, logging, bad updates, a second instance and
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import sqlite3
@@ -153,6 +154,52 @@ def test_a_second_instance_refuses_to_start_naming_the_first(tmp_path: Path) -> 
         assert len(second.lines) == 1, second.text
         assert first.process.poll() is None  # the first one carries on
         assert first.stop()[0] == 0
+
+
+def test_the_same_database_by_another_name_is_the_same_instance(tmp_path: Path) -> None:
+    """A symlink naming the running database meets the first instance's lock; a second
+    hard link is refused outright (two -wal files for one database corrupt it)."""
+    db = tmp_path / "g.sqlite3"
+    with FakeBotServer() as server, bot(db, server) as first:
+        assert polling(server)
+        (tmp_path / "other").mkdir()
+        symlink = tmp_path / "other" / "link.sqlite3"
+        symlink.symlink_to(db)
+        with bot(symlink, server) as second:
+            assert second.finish(within=30) == 1
+        assert "already running" in second.text and len(second.lines) == 1, second.text
+        hard = tmp_path / "other" / "hard.sqlite3"
+        os.link(db, hard)
+        with bot(hard, server) as third:
+            assert third.finish(within=30) == 1
+        assert "hard link" in third.text and len(third.lines) == 1, third.text
+        assert not list((tmp_path / "other").glob("*-wal"))
+        assert first.process.poll() is None
+        assert first.stop()[0] == 0
+
+
+def test_a_foreign_file_is_refused_before_it_is_touched(tmp_path: Path) -> None:
+    """Not a database: a directory, a FIFO, a text file. Each is one line, exit 1, and is
+    left exactly as it was, with nothing created beside it."""
+    folder = tmp_path / "data"
+    folder.mkdir()
+    foreign = {"dir.sqlite3": "dir", "fifo.sqlite3": "fifo", "notes.txt": "text"}
+    for name, kind in foreign.items():
+        path = folder / name
+        if kind == "dir":
+            path.mkdir()
+        elif kind == "fifo":
+            os.mkfifo(path, 0o644)
+        else:
+            path.write_text("not a database, someone's notes\n")
+            path.chmod(0o644)
+    before = {p.name: os.stat(p).st_mode for p in folder.iterdir()}
+    for name in foreign:
+        with bot(folder / name, None) as run:
+            assert run.finish(within=30) == 1
+        assert len(run.lines) == 1 and "Traceback" not in run.text, run.text
+        assert str(folder / name) in run.text
+    assert {p.name: os.stat(p).st_mode for p in folder.iterdir()} == before
 
 
 def test_start_up_failures_are_one_clear_line(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ from telegram.ext import Application
 from bot.config import Settings
 from bot.content import Guide, Guides
 from bot.instance import InstanceLock, StartupFailed
+from bot.store import check_database_file
 from bot.telegram.app import ALLOWED_UPDATES, Gently, build_application
 from bot.telegram.polling import PollingBot, describe
 from bot.telegram.webhook import listener
@@ -34,6 +35,7 @@ STARTUP_BACKOFF_MAX = 10.0
 
 
 def run_bot(settings: Settings, guide: Guide | Guides) -> int:
+    check_database_file(settings.db_path)  # StoreUnavailable: nothing touched yet
     lock = InstanceLock(settings.db_path)
     lock.acquire()  # AlreadyRunning: the caller prints its one line
     try:
