@@ -1,7 +1,8 @@
 """Set up a local virtual environment and run Gently or its tests.
 
     python3 dev.py run        # the bot (or a pointer to the terminal mode without a token)
-    python3 dev.py test       # the test suite
+    python3 dev.py test       # the whole test suite, with coverage
+    .venv/bin/pytest -m "not process"   # the inner loop: no subprocesses, no coverage
     python3 dev.py console    # the guide in the terminal, no token needed
     python3 dev.py <args>     # any `python -m bot` subcommand, e.g. check-content
 
@@ -46,8 +47,9 @@ def ensure_environment() -> None:
 def main(argv: list[str]) -> int:
     ensure_environment()
     command = argv[0] if argv else "run"
-    if command == "test":
-        args = [str(PYTHON), "-m", "pytest", *argv[1:]]
+    if command == "test":  # the whole suite, with branch coverage (subprocesses included)
+        coverage = ["--cov=bot", "--cov-branch", "--cov-report=term:skip-covered"]
+        args = [str(PYTHON), "-m", "pytest", *coverage, *argv[1:]]
     else:
         args = [str(PYTHON), "-m", "bot", *(argv or ["run"])]
     return subprocess.call(args, cwd=ROOT)

@@ -31,12 +31,12 @@ from bench.workload import (
     stored_progress,
 )
 from bot.config import Settings
-from bot.content import Guide, load_guide
+from bot.content import Guide, Guides, load_guide
 from bot.store import Store
-from bot.telegram.app import build_application
+from bot.telegram.app import Gently, assemble
 from bot.telegram.codec import encode
-from bot.telegram.offline import OfflineBotAPI, Updates
 from bot.telegram.ordering import PerUserOrderedProcessor
+from tests.offline import OfflineBotAPI, Updates
 
 TOKEN = "123456:BENCH"
 IMPLS = ("gently", "gently-sequential", "pickle", "pickle-flush", "naive")
@@ -88,33 +88,40 @@ def timed(base: type, timing: Timing, *args: Any) -> Any:
 
 async def prepare(
     config: Config, guide: Guide, folder: Path, api: OfflineBotAPI, timing: Timing
-) -> tuple[Application, Path]:  # type: ignore[type-arg]
+) -> tuple[Application, Gently | None, Path]:  # type: ignore[type-arg]
+    """The peer under test: its application, the Gently around it (None for the pickle
+    peers), and its data file."""
     users = range(1, config.stored + 1)
     now = int(time.time())
     if config.impl.startswith("pickle"):
         path = folder / "gently.pickle"
         write_pickle(path, users, stored_progress(guide))
         processor = timed(SimpleUpdateProcessor, timing, 1)
-        return build_pickle_peer(guide, path, api, processor, TOKEN), path
+        return build_pickle_peer(guide, path, api, processor, TOKEN), None, path
     path = folder / "gently.sqlite3"
     await populate(path, users, stored_progress(guide), now)
     if config.impl == "gently":
         processor = timed(PerUserOrderedProcessor, timing)
     else:
         processor = timed(SimpleUpdateProcessor, timing, 1)  # PTB's default: one at a time
-    open_store = NaiveStore.open if config.impl == "naive" else Store.open
+    store = await (NaiveStore.open(path) if config.impl == "naive" else Store.open(path))
     settings = Settings(token=TOKEN, db_path=path)
-    app = build_application(
-        settings, guide, request=api, limits=None, processor=processor, open_store=open_store
-    )  # type: ignore[arg-type]
-    return app, path
+    guides = Guides.of({guide.language: guide}, {})
+    # no send scheduler: this compares the peers' own cost, not Telegram's pacing
+    gently = assemble(
+        settings, guides, store, request=api, clock=time.time, scheduler=None, processor=processor
+    )
+    return gently.app, gently, path
 
 
-async def final_states(config: Config, app: Application, users: list[int]) -> dict[int, Any]:  # type: ignore[type-arg]
-    if config.impl.startswith("pickle"):
+async def final_states(
+    app: Application,  # type: ignore[type-arg]
+    gently: Gently | None,
+    users: list[int],
+) -> dict[int, Any]:
+    if gently is None:
         return {u: app.user_data.get(u, {}).get("progress") for u in users}
-    store: Store = app.bot_data["gently"].store
-    return {u: await progress_of(store, u) for u in users}
+    return {u: await progress_of(gently.store, u) for u in users}
 
 
 async def run(config: Config) -> dict[str, Any]:
@@ -123,10 +130,10 @@ async def run(config: Config) -> dict[str, Any]:
     api = OfflineBotAPI(latency=config.latency_ms / 1000, record=False)
     timing = Timing()
     with tempfile.TemporaryDirectory() as tmp:
-        app, data_path = await prepare(config, guide, Path(tmp), api, timing)
+        app, gently, data_path = await prepare(config, guide, Path(tmp), api, timing)
         await app.initialize()
-        if app.post_init:
-            await app.post_init(app)
+        if gently is not None:
+            await gently.start()
         await app.start()
         if config.impl == "pickle-flush":
             timing.after = app.update_persistence
@@ -149,7 +156,7 @@ async def run(config: Config) -> dict[str, Any]:
         latencies = sorted(timing.durations)
         throughput_pass = await feed(app, timing, taps, raw, fed, window, len(taps), config.seconds)
         expected = expected_final(guide, fed)
-        actual = await final_states(config, app, sorted(expected))
+        actual = await final_states(app, gently, sorted(expected))
         in_order = all(actual[u] == expected[u] for u in expected)
         if app.persistence is not None:
             # PicklePersistence rewrites the whole file once per changed user when it flushes
@@ -157,8 +164,8 @@ async def run(config: Config) -> dict[str, Any]:
             app.persistence.on_flush = True  # type: ignore[attr-defined]
         await app.stop()
         await app.shutdown()
-        if app.post_shutdown:
-            await app.post_shutdown(app)
+        if gently is not None:
+            await gently.close()
         size = data_size(Path(tmp))
     updates, elapsed = throughput_pass
     return {

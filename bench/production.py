@@ -31,10 +31,10 @@ from telegram.request import RequestData
 
 from bench.workload import populate, script, stored_progress
 from bot.config import Settings
-from bot.content import Guide, load_guide
-from bot.telegram.app import build_application
+from bot.content import Guide, Guides, load_guide
+from bot.telegram.app import Gently, create_gently
 from bot.telegram.codec import encode
-from bot.telegram.offline import OfflineBotAPI, Updates
+from tests.offline import OfflineBotAPI, Updates
 
 TOKEN = "123456:BENCH"
 REPLIES = {"sendMessage", "editMessageText"}
@@ -70,21 +70,22 @@ class TimedAPI(OfflineBotAPI):
         return answer
 
 
-async def started(config: dict[str, Any], folder: Path, guide: Guide, api: TimedAPI) -> Any:
+async def started(config: dict[str, Any], folder: Path, guide: Guide, api: TimedAPI) -> Gently:
     settings = Settings(token=TOKEN, db_path=folder / "gently.sqlite3")
-    app = build_application(settings, guide, request=api)  # limits, processor: as `run`
-    await app.initialize()
-    assert app.post_init is not None
-    await app.post_init(app)
-    await app.start()
-    return app
+    guides = Guides.of({guide.language: guide}, {})
+    gently = await create_gently(settings, guides, request=api)  # limits, processor: as `run`
+    await gently.app.initialize()
+    await gently.start()
+    await gently.app.start()
+    return gently
 
 
-async def stopped(app: Any) -> None:
-    app.bot_data["gently"].scheduler.close_at(time.monotonic())  # as the runner stops
-    await app.stop()
-    await app.shutdown()
-    await app.post_shutdown(app)
+async def stopped(gently: Gently) -> None:
+    assert gently.scheduler is not None
+    gently.scheduler.close_at(time.monotonic())  # as the runner stops
+    await gently.app.stop()
+    await gently.app.shutdown()
+    await gently.close()
 
 
 async def populate_users(folder: Path, guide: Guide, users: int, overdue: int) -> None:
@@ -174,13 +175,13 @@ async def capacity(config: dict[str, Any], folder: Path, guide: Guide) -> dict[s
     users = config.get("users", 500)
     await populate_users(folder, guide, users, 0)
     api = TimedAPI(config.get("latency_ms", 30) / 1000, guide.messages.reminder("text"))
-    app = await started(config, folder, guide, api)
+    gently = await started(config, folder, guide, api)
     try:
-        await tap(app, api, guide, range(1, users + 1), 5, min(2.0, config["seconds"]))
+        await tap(gently.app, api, guide, range(1, users + 1), 5, min(2.0, config["seconds"]))
         api.waits.clear()
         api.sends.clear()
         return await tap(
-            app,
+            gently.app,
             api,
             guide,
             range(1, users + 1),
@@ -189,17 +190,17 @@ async def capacity(config: dict[str, Any], folder: Path, guide: Guide) -> dict[s
             config.get("flood", 0),
         )
     finally:
-        await stopped(app)
+        await stopped(gently)
 
 
 async def reminders(config: dict[str, Any], folder: Path, guide: Guide) -> dict[str, Any]:
     backlog, tappers = config.get("reminders", 2000), config.get("tappers", 100)
     await populate_users(folder, guide, backlog + tappers, backlog)
     api = TimedAPI(config.get("latency_ms", 30) / 1000, guide.messages.reminder("text"))
-    app = await started(config, folder, guide, api)
+    gently = await started(config, folder, guide, api)
     try:
         taps = range(backlog + 1, backlog + tappers + 1)
-        result = await tap(app, api, guide, taps, config["offered"], config["seconds"])
+        result = await tap(gently.app, api, guide, taps, config["offered"], config["seconds"])
         began = time.perf_counter()
         deadline = began + 600
         while sum(api.reminders.values()) < backlog and time.perf_counter() < deadline:
@@ -218,7 +219,7 @@ async def reminders(config: dict[str, Any], folder: Path, guide: Guide) -> dict[
             "reminders_pending_after": pending,
         }
     finally:
-        await stopped(app)
+        await stopped(gently)
 
 
 async def startup(config: dict[str, Any], folder: Path, guide: Guide) -> dict[str, Any]:
@@ -227,11 +228,11 @@ async def startup(config: dict[str, Any], folder: Path, guide: Guide) -> dict[st
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     api = TimedAPI(0, guide.messages.reminder("text"))
     begin = time.perf_counter()
-    app = await started(config, folder, guide, api)
-    await app.bot_data["gently"].reminders.tick()  # the first pass over due reminders
+    gently = await started(config, folder, guide, api)
+    await gently.reminders.tick()  # the first pass over due reminders
     ready = time.perf_counter() - begin
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    await stopped(app)
+    await stopped(gently)
     return {
         "pending": pending,
         "ready_s": round(ready, 3),
@@ -243,18 +244,18 @@ async def soak(config: dict[str, Any], folder: Path, guide: Guide) -> dict[str, 
     users = config.get("users", 2000)
     await populate_users(folder, guide, users, 0)
     api = TimedAPI(config.get("latency_ms", 30) / 1000, guide.messages.reminder("text"))
-    app = await started(config, folder, guide, api)
+    gently = await started(config, folder, guide, api)
     samples: list[tuple[float, float]] = []
     try:
         start = time.perf_counter()
         every = config.get("sample_s", 10)
         while time.perf_counter() - start < config["seconds"]:
-            await tap(app, api, guide, range(1, users + 1), config["offered"], every)
+            await tap(gently.app, api, guide, range(1, users + 1), config["offered"], every)
             api.waits.clear()
             api.sends.clear()
             samples.append((round(time.perf_counter() - start), rss_mb()))
     finally:
-        await stopped(app)
+        await stopped(gently)
     (t0, rss0), (t1, rss1) = samples[len(samples) // 3], samples[-1]  # after warm-up
     taps = config["offered"] * max(1, t1 - t0)
     return {

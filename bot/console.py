@@ -14,7 +14,7 @@ import sys
 from typing import TextIO
 
 from bot.commands import command_action
-from bot.content import Guide, Guides
+from bot.content import Guides
 from bot.markup import Markup
 from bot.runtime import Chat, Origin, Runtime, Shown
 from bot.store import Store
@@ -72,7 +72,7 @@ class Console:
 
     def __init__(
         self,
-        guides: Guide | Guides,
+        guides: Guides,
         store: Store,
         user_id: int,
         out: TextIO,
@@ -98,7 +98,7 @@ class Console:
         return ()  # a terminal has no chat to clear
 
     async def unavailable(self, user_id: int, origin: Origin | None, *, say: bool) -> None:
-        messages = self.runtime.guides.pick(self.origin.language).messages
+        messages = self.runtime.guides.for_user(None, self.origin.language).messages
         print(messages.text("store_down"), file=self.out)
 
     def print_screen(self, screen: Screen) -> None:

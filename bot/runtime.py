@@ -22,7 +22,7 @@ from typing import Any, Protocol
 
 from bot.content import Guide, Guides
 from bot.store import Noted, Store, StoredUser, StoreUnavailable
-from bot.walkthrough import Action, Effect, Outcome, Progress, Screen, Verb, handle, screens
+from bot.walkthrough import Action, Effect, Outcome, Progress, Screen, Verb, handle
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ class Shown:
     removed: tuple[int, ...] = ()
     edited: int | None = None
     shows: int | None = None
+    blocked: bool = False  # Telegram refused: the user blocked the bot
 
 
 @dataclass(frozen=True)
@@ -88,13 +89,13 @@ class Delivery(Protocol):
 class Runtime:
     def __init__(
         self,
-        guides: Guide | Guides,
+        guides: Guides,
         store: Store,
         delivery: Delivery,
         clock: Clock = time.time,
         reminders_changed: Callable[[], None] = lambda: None,
     ) -> None:
-        self.guides = Guides.one_or_many(guides)
+        self.guides = guides
         self.store = store
         self.delivery = delivery
         self.clock = clock
@@ -146,7 +147,11 @@ class Runtime:
         """Bring the chat ledger up to date after delivery: the user's command, the new
         message, and (`tapped`) the welcome a newcomer confirmed on, which was sent before
         anything could be kept. Losing a note costs only the ability to remove that one
-        message, so a failing store is logged, no more."""
+        message, so a failing store is logged, no more. If Telegram said the user blocked
+        the bot, that is noted instead."""
+        if shown.blocked:
+            await self._quietly(self.blocked(user_id))
+            return
         typed = origin.typed if origin else None
         here = [Noted(m) for m in (typed,) if isinstance(m, int)]
         here += [Noted(m, keyboard=True) for m in (tapped,) if isinstance(m, int)]
@@ -154,15 +159,23 @@ class Runtime:
         for message in (shown.sent, shown.edited):
             if message is not None:
                 here.append(Noted(message, shown.keyboard, shown.shows))
+        await self._quietly(self._keep(user_id, shown.removed, here))
+
+    async def _keep(self, user_id: int, removed: tuple[int, ...], here: list[Noted]) -> None:
+        await self.store.forget_messages(user_id, removed)
+        await self.store.note_messages(user_id, here, self.now())
+
+    async def _quietly(self, write: Awaitable[object]) -> None:
+        """A write whose failure changes nothing for the user: logged, no more."""
         try:
-            await self.store.forget_messages(user_id, shown.removed)
-            await self.store.note_messages(user_id, here, self.now())
+            await write
         except StoreUnavailable as error:
             self.store_failed(error)
 
-    async def note_sent(self, user_id: int, message_id: int, *, keyboard: bool) -> None:
-        """A message the bot sent outside `act` (a reminder, a hint) is in the chat."""
-        await self._note(user_id, None, Shown(message_id, keyboard=keyboard))
+    async def note_sent(self, user_id: int, shown: Shown) -> None:
+        """A message the bot sent outside `act` (a reminder, a hint) is in the chat, or
+        Telegram said the user blocked the bot."""
+        await self._note(user_id, None, shown)
 
     async def _commit(
         self, user_id: int, action: Action, origin: Origin | None
@@ -181,10 +194,9 @@ class Runtime:
             if outcome.clear_chat:
                 contents = await self.store.chat_contents(user_id, now - DELETABLE_FOR)
                 erase = contents.deletable + ((typed,) if isinstance(typed, int) else ())
-                if outcome.effect is Effect.FORGET:
-                    if_left = screens.info(guide, "deleted_leftovers", False)
-                    if contents.leftovers:
-                        outcome = replace(outcome, screen=if_left)
+                if_left = outcome.if_left
+                if if_left is not None and contents.leftovers:
+                    outcome = replace(outcome, screen=if_left)
             if outcome.effect is Effect.FORGET:
                 await self.store.delete_user(user_id)
             elif outcome.progress is not None and outcome.progress != before:
@@ -222,9 +234,8 @@ class Runtime:
         chosen = action.verb is Verb.SET_LANGUAGE or (action.verb is Verb.CONFIRM and not stored)
         if chosen and (guide := self.guides.get(action.target)) is not None:
             return guide
-        if stored is not None:
-            return self.guides.get(stored.progress.language) or self.guides.reference
-        return self.guides.pick(origin.language if origin else None)
+        own = stored.progress.language if stored else None
+        return self.guides.for_user(own, origin.language if origin else None)
 
     async def blocked(self, user_id: int) -> None:
         """Telegram says the user blocked the bot: keep their progress, stop messaging them."""
@@ -240,10 +251,11 @@ class Runtime:
             if await self.store.unblock(user_id):
                 log.info("user %s unblocked the bot", user_id)
 
-    async def heard(self, user_id: int, message_id: int, fallback: Guide) -> Guide:
+    async def heard(self, user_id: int, message_id: int, telegram: str | None) -> Guide:
         """The user wrote something that is not a command (or one the bot does not know):
         they are back if they had blocked the bot, and their message is in the chat ledger.
-        Returns the guide in the user's own language (`fallback` if none is stored)."""
+        Returns the guide in the user's language (`telegram`: Telegram's language_code)."""
+        language = None
         try:
             async with self.lock(user_id):
                 language = await self.store.language_of(user_id)
@@ -253,8 +265,7 @@ class Runtime:
                     log.info("user %s unblocked the bot", user_id)
         except StoreUnavailable as error:
             self.store_failed(error)
-            return fallback
-        return self.guides.get(language) or fallback
+        return self.guides.for_user(language, telegram)
 
     async def housekeeping(self) -> None:
         """Now and then: forget message ids too old to delete, and checkpoint the WAL so it

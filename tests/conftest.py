@@ -11,7 +11,7 @@ import pytest
 from bot.content import Guide, default_content_dir, load_guide
 from bot.runtime import Runtime
 from bot.store import Store
-from tests.helpers import FakeClock, Screens
+from tests.helpers import FakeClock, Screens, as_guides
 
 
 @pytest.fixture(scope="session")
@@ -46,4 +46,4 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def runtime(guide: Guide, store: Store, clock: FakeClock) -> Runtime:
-    return Runtime(guide, store, Screens(), clock)
+    return Runtime(as_guides(guide), store, Screens(), clock)

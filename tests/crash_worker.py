@@ -12,7 +12,7 @@ from bot.content import load_guide
 from bot.runtime import Runtime
 from bot.store import Store
 from bot.walkthrough import Action, Outcome, Progress, Verb
-from tests.helpers import Screens
+from tests.helpers import Screens, as_guides
 
 
 def state(progress: Progress | None) -> str:
@@ -44,7 +44,7 @@ async def walk(runtime: Runtime, user: int) -> None:
 
 async def main(db: Path, users: int) -> None:
     store = await Store.open(db)
-    runtime = Runtime(load_guide(), store, Screens())
+    runtime = Runtime(as_guides(load_guide()), store, Screens())
     print("ready", flush=True)
     await asyncio.gather(*(walk(runtime, user) for user in range(1, users + 1)))
 

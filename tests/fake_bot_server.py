@@ -9,7 +9,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs
 
-from bot.telegram.offline import BOT_USER
+from tests.offline import BOT_USER
 
 
 class FakeBotServer:

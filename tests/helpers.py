@@ -6,6 +6,7 @@ import os
 import socket
 from pathlib import Path
 
+from bot.content import Guide, Guides
 from bot.runtime import Chat, Origin, Shown
 from bot.walkthrough import Outcome
 
@@ -23,6 +24,11 @@ def clean_env(**settings: str) -> dict[str, str]:
     for running `python -m bot` in a subprocess that sees only what the test gives it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GENTLY_", "TELEGRAM_"))}
     return {**env, **settings}
+
+
+def as_guides(guides: Guide | Guides) -> Guides:
+    """Tests mostly use one guide (the English one) where the bot takes every language."""
+    return guides if isinstance(guides, Guides) else Guides.of({guides.language: guides}, {})
 
 
 class Screens:

@@ -12,12 +12,12 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot.config import Settings
-from bot.content import Guide
+from bot.content import Guide, Guides
 from bot.store import Store
-from bot.telegram.app import build_application
+from bot.telegram.app import Gently, create_gently
 from bot.telegram.budget import Limits
-from bot.telegram.offline import Call, OfflineBotAPI, Updates
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, as_guides
+from tests.offline import Call, OfflineBotAPI, Updates
 
 TOKEN = "123456:TEST-token-never-printed"
 # The real send scheduler, with limits no test reaches: its lanes and claims are exercised,
@@ -35,7 +35,7 @@ UNLIMITED = Limits(
 class Chat:
     """One running bot, and the means to talk to it."""
 
-    app: Application  # type: ignore[type-arg]
+    gently: Gently
     api: OfflineBotAPI
     updates: Updates
     clock: FakeClock
@@ -48,7 +48,7 @@ class Chat:
         if update.message is not None:
             self.typed.setdefault(update.message.chat.id, []).append(update.message.message_id)
         await self.app.process_update(update)
-        await self.app.bot_data["gently"].delivery.settle()
+        await self.gently.delivery.settle()
 
     async def command(self, user: int, text: str) -> None:
         await self.send(self.updates.command(user, text))
@@ -56,15 +56,15 @@ class Chat:
     async def begin(self, user: int) -> None:
         """/start, then confirm 18+: the user is at the guide's first step."""
         await self.command(user, "/start")
-        await self.press(
-            user, self.app.bot_data["gently"].guides.reference.messages.button("confirm_adult")
-        )
+        await self.press(user, self.gently.guides.reference.messages.button("confirm_adult"))
+
+    @property
+    def app(self) -> Application:  # type: ignore[type-arg]
+        return self.gently.app
 
     @property
     def store(self) -> Store:
-        store = self.app.bot_data["gently"].store
-        assert store is not None
-        return store
+        return self.gently.store
 
     async def tap_old(self, user: int, button: tuple[Call, str]) -> None:
         """Tap a button on an older message, as a user scrolling up would."""
@@ -115,28 +115,26 @@ def settings_for(db: Path, **extra: object) -> Settings:
 
 @asynccontextmanager
 async def running(
-    guide: Guide,
+    guides: Guide | Guides,
     db: Path,
     clock: FakeClock | None = None,
     api: OfflineBotAPI | None = None,
     **settings: object,
 ) -> AsyncIterator[Chat]:
-    """The app as run_polling would run it (initialize, post_init, start), minus polling."""
+    """The bot as `run` serves it (store, initialize, start), minus polling."""
     api = api or OfflineBotAPI()
     clock = clock or FakeClock()
     config = settings_for(db, **settings)
-    app = build_application(
-        config, guide, request=api, clock=clock, limits=UNLIMITED, reminder_loop=False
+    gently = await create_gently(
+        config, as_guides(guides), request=api, clock=clock, limits=UNLIMITED, reminder_loop=False
     )
-    await app.initialize()
-    assert app.post_init is not None
-    await app.post_init(app)
-    await app.start()
+    await gently.app.initialize()
+    await gently.start()
+    await gently.app.start()
     try:
-        yield Chat(app, api, Updates(app.bot), clock, config)
+        yield Chat(gently, api, Updates(gently.app.bot), clock, config)
     finally:
-        await app.stop()
-        await app.shutdown()
-        assert app.post_shutdown is not None
-        await app.post_shutdown(app)
+        await gently.app.stop()
+        await gently.app.shutdown()
+        await gently.close()
     assert api.unexpected == [], f"unexpected Bot API methods: {api.unexpected}"

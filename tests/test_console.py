@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from bot.console import choose, console_user_id
 from bot.markup import Markup
 from bot.walkthrough import Action, Button, Screen, Verb
@@ -24,6 +26,7 @@ def console(db: Path, keys: list[str], user: str = "tester", *extra: str) -> str
     return result.stdout
 
 
+@pytest.mark.process
 def test_walks_the_whole_guide_with_enter_alone(tmp_path: Path) -> None:
     out = console(tmp_path / "g.sqlite3", [""] * 120 + ["q"])
     assert "Part 1 of 5 · Collect information" in out
@@ -34,6 +37,7 @@ def test_walks_the_whole_guide_with_enter_alone(tmp_path: Path) -> None:
     assert "\033[" not in out, "no terminal colours when output is piped"
 
 
+@pytest.mark.process
 def test_quitting_and_starting_again_resumes_at_the_same_step(tmp_path: Path) -> None:
     db = tmp_path / "g.sqlite3"
     first = console(db, ["1", "", "", "q"])
@@ -46,6 +50,7 @@ def test_quitting_and_starting_again_resumes_at_the_same_step(tmp_path: Path) ->
     assert "Hello, and welcome to Gently." in other
 
 
+@pytest.mark.process
 def test_commands_answers_labels_and_review(tmp_path: Path) -> None:
     db = tmp_path / "g.sqlite3"
     keys = ["", "", "", ""]  # confirm, then three text steps to the first checklist item
@@ -61,6 +66,7 @@ def test_commands_answers_labels_and_review(tmp_path: Path) -> None:
     assert "Please pick one of the numbers above" in out
 
 
+@pytest.mark.process
 def test_delete_from_the_console(tmp_path: Path) -> None:
     db = tmp_path / "g.sqlite3"
     out = console(db, ["", "", "/delete", "2", "q"])
@@ -84,6 +90,7 @@ def test_choose_primary_is_always_one() -> None:
     assert console_user_id("a") == console_user_id("a") != console_user_id("b")
 
 
+@pytest.mark.process
 def test_a_closed_output_pipe_ends_quietly(tmp_path: Path) -> None:
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before the first line, as after `| head -0`
@@ -102,6 +109,7 @@ def test_a_closed_output_pipe_ends_quietly(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.process
 def test_the_console_takes_a_language(tmp_path: Path) -> None:
     out = console(tmp_path / "g.sqlite3", ["", "q"], "tester", "--lang", "de-DE")
     assert "Hallo und willkommen bei Gently." in out

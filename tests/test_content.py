@@ -350,6 +350,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.process
 def test_check_content_summarises_valid_content() -> None:
     result = run_cli("check-content")
     assert result.returncode == 0, result.stderr
@@ -359,6 +360,7 @@ def test_check_content_summarises_valid_content() -> None:
     assert "The whole walk: about" in result.stdout
 
 
+@pytest.mark.process
 def test_check_content_lists_every_error(content_copy: Path) -> None:
     edit(
         content_copy / "en" / "parts/1-collect.toml",
@@ -372,6 +374,7 @@ def test_check_content_lists_every_error(content_copy: Path) -> None:
     assert "resource shop-the-garden: title: is missing" in result.stderr
 
 
+@pytest.mark.process
 def test_check_content_json_shape() -> None:
     result = run_cli("check-content", "--json")
     assert result.returncode == 0, result.stderr

@@ -128,7 +128,7 @@ async def test_older_messages_are_not_attempted_and_the_user_is_told(
         old = held(chat, ALICE)
         clock.advance(DELETABLE_FOR + 1)
         if pruned:
-            await chat.app.bot_data["gently"].runtime.housekeeping()
+            await chat.gently.runtime.housekeeping()
             assert stored(db_path, "SELECT 1 FROM chat_messages WHERE user_id = ?", ALICE) == []
         await walk(chat, ALICE, 3)
         await chat.command(ALICE, "/delete")
@@ -223,7 +223,7 @@ async def test_housekeeping_keeps_the_wal_small(guide: Guide, db_path: Path) -> 
     async with running(guide, db_path) as chat:
         await asyncio.gather(*(chat.begin(user) for user in range(1, 60)))
         assert Path(f"{db_path}-wal").stat().st_size > 0
-        await chat.app.bot_data["gently"].runtime.housekeeping()
+        await chat.gently.runtime.housekeeping()
         assert Path(f"{db_path}-wal").stat().st_size == 0
 
 
@@ -250,7 +250,7 @@ async def test_the_quick_exit_works_when_nothing_can_be_written(
     async with running(guide, db_path) as chat:
         await chat.begin(ALICE)
         await walk(chat, ALICE, 3)
-        store = chat.app.bot_data["gently"].store
+        store = chat.gently.store
 
         async def disk_full(*args: object) -> None:
             raise StoreUnavailable("database or disk is full")

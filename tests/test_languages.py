@@ -103,6 +103,7 @@ def test_a_broken_translation_is_named_by_file_key_and_language_and_not_offered(
     assert guides.pick(language).language == "en"
 
 
+@pytest.mark.process
 def test_check_content_reports_an_incomplete_language_and_fails(content_copy: Path) -> None:
     edit(content_copy / "de/messages.toml", 'hide = "Chat verbergen"\n', "")
     result = subprocess.run(
@@ -117,6 +118,7 @@ def test_check_content_reports_an_incomplete_language_and_fails(content_copy: Pa
     assert "es (Español): complete" in result.stdout
 
 
+@pytest.mark.process
 def test_check_content_json_takes_a_language() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bot", "check-content", "--json", "--lang", "de"],
@@ -217,7 +219,7 @@ async def test_a_reminder_goes_out_in_the_users_language(guides: Guides, db_path
         await chat.press(BOB, german.messages.reminder("tomorrow"))
         assert "morgen einen kurzen Stups" in chat.last_text(BOB)
         clock.advance(DAY + 1)
-        timer = chat.app.bot_data["gently"].reminders
+        timer = chat.gently.reminders
         await timer.tick()
         await timer.wait_idle()
         assert chat.last_text(BOB) == german.messages.reminder("text")

@@ -62,6 +62,7 @@ def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.process
 def test_cli_exit_codes(tmp_path: Path) -> None:
     bad_setting = cli("stats", GENTLY_LOG_LEVEL="LOUD")
     assert bad_setting.returncode == 2
@@ -76,6 +77,7 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     assert unknown.returncode == 2
 
 
+@pytest.mark.process
 def test_an_unexpected_error_goes_through_the_redacting_log(tmp_path: Path) -> None:
     """A crash inside a command is logged through the formatter: the token is scrubbed
     even from the traceback."""

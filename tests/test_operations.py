@@ -137,8 +137,7 @@ async def test_stats_only_for_admins(guide: Guide, db_path: Path) -> None:
 
 async def test_shutdown_closes_the_database(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
-        store = chat.app.bot_data["gently"].store
-    assert chat.app.bot_data["gently"].store is None
+        store = chat.gently.store
     with pytest.raises(ValueError, match=r"no active connection|Connection closed"):
         await progress_of(store, 1)
 
@@ -153,6 +152,7 @@ def run_env(db: Path, server: FakeBotServer, **extra: str) -> dict[str, str]:
     )
 
 
+@pytest.mark.process
 def test_sigterm_finishes_work_and_exits_cleanly(tmp_path: Path) -> None:
     db = tmp_path / "data" / "gently.sqlite3"
     with FakeBotServer() as server:
@@ -198,6 +198,7 @@ def test_sigterm_finishes_work_and_exits_cleanly(tmp_path: Path) -> None:
     assert (db.parent / "heartbeat").is_file()
 
 
+@pytest.mark.process
 def test_a_rejected_token_is_explained_and_never_printed(tmp_path: Path) -> None:
     with FakeBotServer() as server:
         server.reject_token = True
@@ -214,6 +215,7 @@ def test_a_rejected_token_is_explained_and_never_printed(tmp_path: Path) -> None
     assert TOKEN not in result.stderr + result.stdout
 
 
+@pytest.mark.process
 def test_run_without_a_token_points_to_the_console(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "bot", "run"],
@@ -235,6 +237,7 @@ def cli(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.process
 def test_backup_and_stats_commands(tmp_path: Path) -> None:
     db = tmp_path / "live.sqlite3"
 
@@ -264,6 +267,7 @@ def test_backup_and_stats_commands(tmp_path: Path) -> None:
     assert '"users": 20' in cli(db, "stats", "--json").stdout
 
 
+@pytest.mark.process
 def test_health_check(tmp_path: Path) -> None:
     path = tmp_path / "heartbeat"
     assert "no heartbeat" in (check(path) or "")

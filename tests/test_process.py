@@ -15,8 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+
 from tests.fake_bot_server import FakeBotServer
 from tests.helpers import ROOT, clean_env, free_port
+
+pytestmark = pytest.mark.process  # each test runs a subprocess
 
 TOKEN = "123456:PROCESS-token-never-printed"
 PRIVATE = {"first_name": "Zelda", "username": "zelda_secret_handle", "text": "my secret words"}

@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # -- crash safety ------------------------------------------------------------------------
 
 
+@pytest.mark.process
 def test_no_acknowledged_tap_is_lost_across_sigkills(guide: Guide, tmp_path: Path) -> None:
     db = tmp_path / "crash.sqlite3"
     users, kills = 20, 6
@@ -185,7 +186,7 @@ async def fuzz_scenario(guide: Guide, db: Path, inputs: list[tuple[str, object]]
         chat.app.add_error_handler(lambda _, context: _record(errors, context.error))
         await chat.begin(VICTIM)
         await chat.press(VICTIM, guide.messages.button("next"))
-        store = chat.app.bot_data["gently"].store
+        store = chat.gently.store
         before = await progress_of(store, VICTIM)
         callbacks = 0
         u = chat.updates
@@ -257,7 +258,7 @@ async def test_many_users_and_double_taps_match_the_sequential_result(
             lambda calls: sum(c.method == "answerCallbackQuery" for c in calls) == total,
             within=30,
         )
-        store = chat.app.bot_data["gently"].store
+        store = chat.gently.store
         await chat.app.update_queue.join()
         for user in users:
             assert await progress_of(store, user) == expected[user], user
@@ -269,7 +270,7 @@ async def test_many_users_and_double_taps_match_the_sequential_result(
 async def unwritable(chat: Chat) -> Store:
     """Tests run as root, for whom file modes do not stop writes; query_only makes SQLite
     refuse every write exactly as it does for a read-only file (reads still work)."""
-    store: Store = chat.app.bot_data["gently"].store
+    store: Store = chat.gently.store
     await store._db.execute("PRAGMA query_only = ON")
     return store
 
@@ -306,6 +307,7 @@ async def test_a_disk_that_reads_but_cannot_write_is_one_error_a_minute(
         await store._db.execute("PRAGMA query_only = OFF")
 
 
+@pytest.mark.process
 def test_broken_content_refuses_to_start_with_a_clear_message(
     content_copy: Path, tmp_path: Path
 ) -> None:

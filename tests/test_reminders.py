@@ -26,7 +26,7 @@ async def set_reminder(chat: Chat, guide: Guide, choice: str, user: int = ALICE)
 
 
 def timer(chat: Chat) -> ReminderTimer:
-    found = chat.app.bot_data["gently"].reminders
+    found = chat.gently.reminders
     assert found is not None
     return found
 
@@ -148,7 +148,7 @@ async def test_start_up_schedules_nothing_per_pending_reminder(guide: Guide, db_
     async with running(guide, db_path, clock) as chat:
         started = len(asyncio.all_tasks()) - tasks_before
         assert started <= 3  # update fetcher, heartbeat, send scheduler: none per reminder
-        gently = chat.app.bot_data["gently"]
+        gently = chat.gently
         gently.scheduler._budget.limits = UNLIMITED.__class__(
             **{**UNLIMITED.__dict__, "reply_reserve": 10**9}
         )  # reminders wait in their lane
@@ -255,7 +255,7 @@ async def test_a_reminder_changed_or_cancelled_while_it_waits_to_be_sent(
             await chat.begin(user)
             await set_reminder(chat, guide, "tomorrow", user)
         await chat.command(BOB, "/remind")  # the offer, so Bob can change his choice later
-        scheduler = chat.app.bot_data["gently"].scheduler
+        scheduler = chat.gently.scheduler
         scheduler._budget.limits = UNLIMITED.__class__(
             **{**UNLIMITED.__dict__, "reply_reserve": 10**9}
         )  # replies go out; reminders wait in their lane

@@ -17,7 +17,7 @@ from bot.content import Guide
 from bot.runtime import Runtime
 from bot.store import SCHEMA_VERSION, Noted, Store, StoreUnavailable, migrations
 from bot.walkthrough import Action, Progress, Verb, View
-from tests.helpers import ROOT, FakeClock, Screens
+from tests.helpers import ROOT, FakeClock, Screens, as_guides
 
 NOW = 1_800_000_000
 
@@ -152,7 +152,7 @@ async def test_many_concurrent_taps_lose_nothing(
     commit per tap mean each ends on the summary with all ten answered yes; a lost or
     reordered write would leave an answer out or stop short."""
     store = await Store.open(db_path)
-    runtime = Runtime(guide, store, Screens(), clock)
+    runtime = Runtime(as_guides(guide), store, Screens(), clock)
     checklist = guide.parts[0].checklist
     users = range(1, 51)
 
@@ -183,7 +183,7 @@ async def test_concurrent_sequential_walks_match_the_sequential_result(
     guide: Guide, db_path: Path, clock: FakeClock
 ) -> None:
     store = await Store.open(db_path)
-    runtime = Runtime(guide, store, Screens(), clock)
+    runtime = Runtime(as_guides(guide), store, Screens(), clock)
 
     async def walk(user: int, taps: int) -> Progress | None:
         outcome = await runtime.act(user, Action(Verb.CONFIRM))
@@ -251,6 +251,7 @@ asyncio.run(main())
 """
 
 
+@pytest.mark.process
 async def test_a_read_only_database_fails_the_write_probe(db_path: Path) -> None:
     """A file the process may read but not write: SQLite opens it and even grants BEGIN
     IMMEDIATE, so only a real write shows it. Root writes through file modes, so as root

@@ -12,8 +12,8 @@ import pytest
 from bot.content import Guide
 from bot.store import Store
 from bot.telegram.codec import encode
-from bot.telegram.offline import OfflineBotAPI
 from bot.walkthrough import Action, Verb
+from tests.offline import OfflineBotAPI
 from tests.telegram_helpers import TOKEN, running
 
 ALICE, BOB = 2001, 2002
@@ -133,7 +133,7 @@ async def test_unexpected_error_reassures_the_user_and_logs_no_text(
     and the log names the update's type and user, never the text."""
     async with running(guide, db_path) as chat:
         await chat.command(ALICE, "/start")
-        runtime = chat.app.bot_data["gently"].runtime
+        runtime = chat.gently.runtime
 
         typed = "my private words"
 
@@ -172,7 +172,7 @@ async def test_error_handler_answers_the_user(guide: Guide, db_path: Path) -> No
         async def boom(*_: object) -> None:
             raise RuntimeError("kaboom")
 
-        runtime = chat.app.bot_data["gently"].runtime
+        runtime = chat.gently.runtime
         runtime.act = boom
         await chat.app.update_queue.put(chat.updates.command(ALICE, "/start"))
         await chat.api.wait_for(lambda _: "went wrong" in chat.last_text(ALICE))
@@ -185,7 +185,7 @@ async def test_failing_database_gets_an_honest_answer_and_one_error_line(
 ) -> None:
     async with running(guide, db_path) as chat:
         await chat.begin(ALICE)
-        runtime = chat.app.bot_data["gently"].runtime
+        runtime = chat.gently.runtime
         healthy = runtime.store
         impatient = runtime.store = await Store.open(db_path, busy_timeout_ms=20)
         blocker = sqlite3.connect(db_path, timeout=0)

@@ -12,8 +12,8 @@ import pytest
 from bot.commands import COMMANDS
 from bot.content import Guide
 from bot.telegram.codec import decode
-from bot.telegram.offline import OfflineBotAPI
 from tests.helpers import FakeClock
+from tests.offline import OfflineBotAPI
 from tests.telegram_helpers import running
 
 ALICE, BOB = 1001, 1002

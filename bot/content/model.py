@@ -219,12 +219,13 @@ class Guides:
     def get(self, code: str | None) -> Guide | None:
         return self.by_language.get(code or "")
 
-    @classmethod
-    def one_or_many(cls, guides: Guide | Guides) -> Guides:
-        """Accept a single guide (tests, tools) where every language could go."""
-        if isinstance(guides, Guides):
-            return guides
-        return cls.of({guides.language: guides}, {})
+    def for_user(self, stored: str | None, telegram: str | None = None) -> Guide:
+        """The one rule for the language a user is answered in: their own (stored), else
+        Telegram's `language_code`, else English. A stored language no longer offered
+        falls back to English, not to Telegram's."""
+        if stored is not None:
+            return self.get(stored) or self.reference
+        return self.pick(telegram)
 
     def pick(self, language_code: str | None) -> Guide:
         """The guide for Telegram's `language_code` ("es-MX" → es); English otherwise."""

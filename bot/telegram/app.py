@@ -1,4 +1,5 @@
-"""Wiring: `build_application` puts every handler in order; production and tests share it."""
+"""Wiring: `create_gently` opens the store, then builds every part with what it needs and
+puts every handler in order; production and tests share it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
@@ -28,7 +29,7 @@ from telegram.request import BaseRequest, HTTPXRequest
 
 from bot.commands import COMMANDS
 from bot.config import Settings
-from bot.content import REFERENCE, Guide, Guides, Messages
+from bot.content import REFERENCE, Guides, Messages
 from bot.health import HEARTBEAT_EVERY, Beat, beat, heartbeat_path
 from bot.runtime import Runtime
 from bot.store import Store
@@ -56,67 +57,44 @@ HOUSEKEEPING_EVERY = 600  # seconds: old message ids pruned, the WAL checkpointe
 
 
 class Gently:
-    """The bot's resources: the store, the runtime and the reminder timer exist from
-    post_init to post_shutdown."""
+    """The running bot: every part built once, in order, each given what it needs. The
+    store is open for its whole life; `start` and `close` are its lifecycle (PTB's
+    post_init/post_shutdown are not used)."""
 
     def __init__(
         self,
         settings: Settings,
-        guides: Guides,
-        clock: Callable[[], float],
+        app: Application,  # type: ignore[type-arg]
+        store: Store,
+        runtime: Runtime,
         delivery: Delivery,
+        reminders: ReminderTimer,
         scheduler: SendScheduler | None,
-        open_store: Callable[[Path], Awaitable[Store]],
-        reminder_loop: bool,
+        *,
+        reminder_loop: bool = True,
     ) -> None:
         self.settings = settings
-        self.reminder_loop = reminder_loop
-        self.guides = guides
-        self.clock = clock
+        self.app = app
+        self.store = store
+        self.runtime = runtime
         self.delivery = delivery
+        self.reminders = reminders
         self.scheduler = scheduler
-        self._open_store = open_store
-        self.store: Store | None = None
-        self._runtime: Runtime | None = None
-        self.reminders: ReminderTimer | None = None
+        self.reminder_loop = reminder_loop
         self._heartbeat: asyncio.Task[None] | None = None
         self._started_at = time.time()
 
     @property
-    def runtime(self) -> Runtime:
-        if self._runtime is None:
-            raise RuntimeError("the store is not open: post_init has not run")
-        return self._runtime
+    def guides(self) -> Guides:
+        return self.runtime.guides
 
-    async def open_store(self) -> Store:
-        """Open and check the database (before anything talks to Telegram)."""
-        if self.store is None:
-            store = await self._open_store(self.settings.db_path)
-            try:
-                await store.verify()
-            except Exception:
-                await store.close()
-                raise
-            self.store = store
-        return self.store
-
-    async def post_init(self, app: Application) -> None:  # type: ignore[type-arg]
-        store = await self.open_store()
-        timer: ReminderTimer | None = None
-        runtime = Runtime(
-            self.guides,
-            store,
-            self.delivery,
-            self.clock,
-            reminders_changed=lambda: timer.nudge() if timer else None,
-        )
-        self.delivery.on_blocked = runtime.blocked
-        timer = self.reminders = ReminderTimer(runtime, self.delivery, self.clock)
-        self._runtime = runtime
+    async def start(self) -> None:
+        """Once the Bot API has been reached (`app.initialize`): reminders, the heartbeat
+        with housekeeping, and the bot's profile."""
         if self.reminder_loop:
-            timer.start()
-        self._heartbeat = asyncio.create_task(self._beat_forever(app), name="heartbeat")
-        await self._introduce(app.bot)
+            self.reminders.start()
+        self._heartbeat = asyncio.create_task(self._beat_forever(), name="heartbeat")
+        await self._introduce(self.app.bot)
         log.info("Gently is ready (database %s)", self.settings.db_path)
 
     async def _introduce(self, bot: Bot) -> None:
@@ -145,29 +123,28 @@ class Gently:
                 error.message,
             )
 
-    async def post_shutdown(self, app: Application) -> None:  # type: ignore[type-arg]
+    async def close(self) -> None:
+        """After the application stopped: background sends, reminders, the heartbeat, and
+        last the database."""
         await self.delivery.settle()
-        if self.reminders is not None:
-            await self.reminders.stop()
+        await self.reminders.stop()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
-        if self.store is not None:
-            self._runtime = None
-            await self.store.close()
-            self.store = None
-            log.info("database closed")
+            self._heartbeat = None
+        await self.store.close()
+        log.info("database closed")
 
-    async def _beat_forever(self, app: Application) -> None:  # type: ignore[type-arg]
+    async def _beat_forever(self) -> None:
         polling = not self.settings.webhook_url
         housekept = float("-inf")
         while True:
-            if self._runtime is not None and time.monotonic() - housekept >= HOUSEKEEPING_EVERY:
+            if time.monotonic() - housekept >= HOUSEKEEPING_EVERY:
                 housekept = time.monotonic()
-                await self._runtime.housekeeping()
-            fetched = getattr(app.bot, "last_fetch", None) or self._started_at
-            failing = self._runtime.store_failing_since if self._runtime else None
+                await self.runtime.housekeeping()
+            fetched = getattr(self.app.bot, "last_fetch", None) or self._started_at
+            failing = self.runtime.store_failing_since
             try:
                 beat(
                     heartbeat_path(self.settings.db_path),
@@ -178,24 +155,62 @@ class Gently:
             await asyncio.sleep(HEARTBEAT_EVERY)
 
 
-def build_application(
+async def open_checked_store(path: Path) -> Store:
+    """Open the database and check it is intact and writable, before anything talks to
+    Telegram. Raises StoreUnavailable saying what is wrong."""
+    store = await Store.open(path)
+    try:
+        await store.verify()
+    except Exception:
+        await store.close()
+        raise
+    return store
+
+
+async def create_gently(
     settings: Settings,
-    guides: Guide | Guides,
+    guides: Guides,
     *,
     request: BaseRequest | None = None,
     clock: Callable[[], float] = time.time,
-    limits: Limits | None = Limits(),  # noqa: B008 (frozen)
-    processor: BaseUpdateProcessor | None = None,
-    open_store: Callable[[Path], Awaitable[Store]] = Store.open,
+    limits: Limits = Limits(),  # noqa: B008 (frozen)
     reminder_loop: bool = True,
-) -> Application:  # type: ignore[type-arg]
-    """The whole bot, ready for `runner.serve`, or for tests with a fake request.
+) -> Gently:
+    """The whole bot as `run` serves it: the store first, then everything that uses it.
+    Tests pass a fake `request`, a fake `clock` and limits no test reaches, and drive the
+    reminder timer by hand (`reminder_loop=False`)."""
+    store = await open_checked_store(settings.db_path)
+    try:
+        return assemble(
+            settings,
+            guides,
+            store,
+            request=request,
+            clock=clock,
+            scheduler=SendScheduler(limits),
+            processor=PerUserOrderedProcessor(),
+            reminder_loop=reminder_loop,
+        )
+    except BaseException:
+        await store.close()
+        raise
 
-    `limits=None` (no send scheduler), `processor` and `open_store` exist for the
-    benchmark's peers; tests drive the reminder timer by hand (`reminder_loop=False`)."""
+
+def assemble(
+    settings: Settings,
+    guides: Guides,
+    store: Store,
+    *,
+    request: BaseRequest | None,
+    clock: Callable[[], float],
+    scheduler: SendScheduler | None,
+    processor: BaseUpdateProcessor,
+    reminder_loop: bool = True,
+) -> Gently:
+    """Every part, each given what it needs, in dependency order (the benchmark assembles
+    its comparison peers from here, with their own store, processor and no scheduler)."""
     if not settings.token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
-    scheduler = SendScheduler(limits) if limits is not None else None
     bot = PollingBot(
         settings.token,
         base_url=settings.base_url or TELEGRAM,
@@ -204,28 +219,19 @@ def build_application(
         defaults=DEFAULTS,
         rate_limiter=scheduler,
     )
-    guides = Guides.one_or_many(guides)
     delivery = Delivery(bot, guides)
-    gently = Gently(settings, guides, clock, delivery, scheduler, open_store, reminder_loop)
-    app = (
-        ApplicationBuilder()
-        .bot(bot)
-        .concurrent_updates(processor or PerUserOrderedProcessor())
-        .job_queue(None)
-        .post_init(gently.post_init)
-        .post_shutdown(gently.post_shutdown)
-        .build()
-    )
-    app.bot_data["gently"] = gently
-    ordered = app.update_processor
+    schedule_changed = asyncio.Event()
+    runtime = Runtime(guides, store, delivery, clock, reminders_changed=schedule_changed.set)
+    reminders = ReminderTimer(store, runtime, delivery, clock, schedule_changed)
+    app = ApplicationBuilder().bot(bot).concurrent_updates(processor).job_queue(None).build()
+    ordered = processor if isinstance(processor, PerUserOrderedProcessor) else None
     bot.watch_backlog(
-        lambda: (
-            app.update_queue.qsize()
-            + (ordered.unfinished if isinstance(ordered, PerUserOrderedProcessor) else 0)
-        )
+        lambda: app.update_queue.qsize() + (ordered.unfinished if ordered is not None else 0)
     )
-    register(app, Handlers(guides, lambda: gently.runtime, delivery), settings.admin_ids)
-    return app
+    register(app, Handlers(guides, runtime, delivery, store.stats), settings.admin_ids)
+    return Gently(
+        settings, app, store, runtime, delivery, reminders, scheduler, reminder_loop=reminder_loop
+    )
 
 
 def register(app: Application, h: Handlers, admin_ids: frozenset[int]) -> None:  # type: ignore[type-arg]

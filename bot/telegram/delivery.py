@@ -13,6 +13,7 @@ import asyncio
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup
@@ -49,7 +50,6 @@ class Delivery:
         self.bot = bot
         self.guides = guides
         self._background: set[asyncio.Future[None]] = set()
-        self.on_blocked: Callable[[int], Awaitable[None]] | None = None
 
     async def show(
         self, user_id: int, outcome: Outcome, origin: Origin | None, chat: Chat
@@ -95,7 +95,7 @@ class Delivery:
                 )
             )
         sent = await self._send_new(user_id, screen.text, markup)
-        return Shown(sent, bool(screen.rows), shows=shows)
+        return replace(sent, keyboard=bool(screen.rows), shows=shows)
 
     def _tidy_away(self, user_id: int, *message_ids: int | None) -> None:
         """Tidy mode: the screen before this one, and the command that asked, go."""
@@ -169,26 +169,26 @@ class Delivery:
             await self.quietly(origin.answer(None))
         if say:
             language = origin.language if origin else None  # no store: Telegram's language
-            messages = self.guides.pick(language).messages
+            messages = self.guides.for_user(None, language).messages
             await self.text(user_id, messages.text("store_down"))  # not noted: no store
 
     async def _send_new(
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
-    ) -> int | None:
+    ) -> Shown:
         try:
             sent = await self.call(
                 "sendMessage", chat_id=chat_id, text=text, reply_markup=markup, **HTML
             )
         except Forbidden:
-            await self._blocked(chat_id)
-            return None
+            return Shown(blocked=True)
         except (SendSkipped, TelegramError) as error:
             not_delivered(chat_id, error)
-            return None
-        return int(sent["message_id"])
+            return Shown()
+        return Shown(int(sent["message_id"]))
 
-    async def text(self, chat_id: int, text: str) -> int | None:
-        """A plain message without buttons; returns its id if it was sent."""
+    async def text(self, chat_id: int, text: str) -> Shown:
+        """A plain message without buttons: its id if it was sent, or that the user
+        blocked the bot."""
         return await self._send_new(chat_id, text)
 
     async def reminder(
@@ -206,10 +206,6 @@ class Delivery:
             **HTML,
         )
         return int(sent["message_id"])
-
-    async def _blocked(self, user_id: int) -> None:
-        if self.on_blocked is not None:
-            await self.on_blocked(user_id)
 
     async def call(
         self,

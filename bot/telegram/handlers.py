@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
 from telegram.constants import ChatMemberStatus, ChatType
@@ -15,6 +15,7 @@ from bot.content import Guides, Messages
 from bot.markup import escape
 from bot.reporting import stats_text
 from bot.runtime import Origin, Runtime
+from bot.store import Stats
 from bot.telegram.codec import decode
 from bot.telegram.delivery import Delivery
 from bot.walkthrough import Action, Verb
@@ -25,23 +26,25 @@ Context = ContextTypes.DEFAULT_TYPE
 
 
 class Handlers:
-    """Every handler of the bot. `runtime` is called for at each update: it exists only
-    once post_init has opened the store."""
+    """Every handler of the bot: decode, then hand over to the runtime."""
 
-    def __init__(self, guides: Guides, runtime: Callable[[], Runtime], delivery: Delivery) -> None:
+    def __init__(
+        self,
+        guides: Guides,
+        runtime: Runtime,
+        delivery: Delivery,
+        stats: Callable[[int], Awaitable[Stats]],
+    ) -> None:
         self.guides = guides
-        self._runtime = runtime
+        self.runtime = runtime
         self.delivery = delivery
+        self._stats = stats
         self._refused_chats: set[int] = set()
-
-    @property
-    def runtime(self) -> Runtime:
-        return self._runtime()
 
     def messages(self, update: Update) -> Messages:
         """Texts in the language Telegram gives for the sender (no database read)."""
         user = update.effective_user
-        return self.guides.pick(user.language_code if user else None).messages
+        return self.guides.for_user(None, user.language_code if user else None).messages
 
     async def screen(self, update: Update, context: Context) -> None:
         """Before anything else: an update missing what handlers rely on (a message with no
@@ -83,7 +86,7 @@ class Handlers:
     async def stats(self, update: Update, context: Context) -> None:
         """/stats for operators: aggregate figures only."""
         assert update.effective_chat
-        figures = await self.runtime.store.stats(self.runtime.now())
+        figures = await self._stats(self.runtime.now())
         await self.delivery.text(
             update.effective_chat.id,
             f"<pre>{escape(stats_text(self.guides.reference, figures))}</pre>",
@@ -101,12 +104,13 @@ class Handlers:
     async def _hint(self, update: Update, key: str) -> None:
         message, user, chat = update.effective_message, update.effective_user, update.effective_chat
         assert message and chat
-        guide = self.guides.pick(user.language_code if user else None)
+        telegram = user.language_code if user else None
+        guide = self.guides.for_user(None, telegram)
         if user is not None:  # in the user's own language if stored; a hint needs no store
-            guide = await self.runtime.heard(user.id, message.message_id, guide)
-        sent = await self.delivery.text(chat.id, guide.messages.text(key))
-        if sent is not None and user is not None:
-            await self.runtime.note_sent(user.id, sent, keyboard=False)
+            guide = await self.runtime.heard(user.id, message.message_id, telegram)
+        shown = await self.delivery.text(chat.id, guide.messages.text(key))
+        if user is not None:
+            await self.runtime.note_sent(user.id, shown)
 
     async def not_private(self, update: Update, context: Context) -> None:
         """Groups and channels: say once, discreetly, that the bot works in private; leave."""

@@ -22,8 +22,8 @@ import httpx
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.content import Guide
-from bot.runtime import Runtime
-from bot.store import Reminder, StoreUnavailable
+from bot.runtime import Runtime, Shown
+from bot.store import Reminder, Store, StoreUnavailable
 from bot.telegram.delivery import Delivery
 from bot.telegram.scheduler import SendSkipped
 from bot.walkthrough import screens
@@ -57,11 +57,22 @@ def backoff(attempts: int) -> int:
 
 
 class ReminderTimer:
-    def __init__(self, runtime: Runtime, delivery: Delivery, clock: Callable[[], float]) -> None:
+    """`schedule_changed` is set by whoever changes a reminder (the runtime): the timer
+    looks again at once."""
+
+    def __init__(
+        self,
+        store: Store,
+        runtime: Runtime,
+        delivery: Delivery,
+        clock: Callable[[], float],
+        schedule_changed: asyncio.Event,
+    ) -> None:
+        self.store = store
         self.runtime = runtime
         self.delivery = delivery
         self.clock = clock
-        self._nudged = asyncio.Event()
+        self._nudged = schedule_changed
         self._loop_task: asyncio.Task[None] | None = None
         self._in_flight: dict[int, asyncio.Task[None]] = {}
         self._stopped = False
@@ -74,8 +85,7 @@ class ReminderTimer:
 
     def guide_of(self, reminder: Reminder) -> Guide:
         """Reminders go out in the user's language."""
-        guides = self.runtime.guides
-        return guides.get(reminder.language) or guides.reference
+        return self.runtime.guides.for_user(reminder.language)
 
     def nudge(self) -> None:
         self._nudged.set()
@@ -107,13 +117,13 @@ class ReminderTimer:
         room = MAX_IN_FLIGHT - len(self._in_flight)
         if room > 0:
             wanted = min(BATCH, room) + len(self._in_flight)  # in-flight ones are still pending
-            due = await self.runtime.store.due_reminders(now, wanted)
+            due = await self.store.due_reminders(now, wanted)
             for reminder in due:
                 if reminder.user_id not in self._in_flight and room > 0:
                     room -= 1
                     started += 1
                     self._in_flight[reminder.user_id] = asyncio.create_task(self._send(reminder))
-        next_due = await self.runtime.store.next_reminder_due()
+        next_due = await self.store.next_reminder_due()
         return started, None if next_due is None else max(0.0, next_due - self.clock())
 
     async def wait_idle(self) -> None:
@@ -144,7 +154,7 @@ class ReminderTimer:
         async def claim() -> bool:
             nonlocal claimed_at
             now = self.runtime.now()
-            if not await self.runtime.store.claim_reminder(reminder, now):
+            if not await self.store.claim_reminder(reminder, now):
                 return False  # cancelled, changed, erased, finished or blocked meanwhile
             claimed_at = now
             return True
@@ -154,11 +164,11 @@ class ReminderTimer:
                 user_id, screens.reminder(self.guide_of(reminder)), claim
             )
             log.info("reminder sent to user %s", user_id)
-            await self.runtime.note_sent(user_id, sent, keyboard=True)
+            await self.runtime.note_sent(user_id, Shown(sent, keyboard=True))
         except SendSkipped:
             # not claimed: still pending if still wanted; if the user finished the guide or
             # blocked the bot, it never will be
-            await self._quietly(self.runtime.store.drop_unwanted_reminder(user_id))
+            await self._quietly(self.store.drop_unwanted_reminder(user_id))
         except Forbidden:
             await self._quietly(self.runtime.blocked(user_id))
         except (NetworkError, RetryAfter) as error:
@@ -166,9 +176,7 @@ class ReminderTimer:
                 pass
             elif not maybe_delivered(error):
                 retry_at = self.runtime.now() + backoff(reminder.attempts)
-                await self._quietly(
-                    self.runtime.store.release_reminder(reminder, claimed_at, retry_at)
-                )
+                await self._quietly(self.store.release_reminder(reminder, claimed_at, retry_at))
                 log.warning(
                     "reminder for user %s not delivered (%s); retrying later",
                     user_id,

@@ -21,10 +21,10 @@ from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
 from bot.config import Settings
-from bot.content import Guide, Guides
+from bot.content import Guides
 from bot.instance import InstanceLock, StartupFailed
 from bot.store import check_database_file
-from bot.telegram.app import ALLOWED_UPDATES, Gently, build_application
+from bot.telegram.app import ALLOWED_UPDATES, Gently, create_gently
 from bot.telegram.polling import PollingBot, describe
 from bot.telegram.webhook import listener
 
@@ -34,13 +34,13 @@ DRAIN_SECONDS = 6.0  # after a stop signal, queued sends get this long
 STARTUP_BACKOFF_MAX = 10.0
 
 
-def run_bot(settings: Settings, guide: Guide | Guides) -> int:
+def run_bot(settings: Settings, guides: Guides) -> int:
     check_database_file(settings.db_path)  # StoreUnavailable: nothing touched yet
     lock = InstanceLock(settings.db_path)
     lock.acquire()  # AlreadyRunning: the caller prints its one line
     try:
         tune_garbage_collector()
-        return asyncio.run(serve(build_application(settings, guide), settings))
+        return asyncio.run(serve(settings, guides))
     finally:
         lock.release()
 
@@ -55,18 +55,18 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(20_000, 20, 20)
 
 
-async def serve(app: Application, settings: Settings) -> int:  # type: ignore[type-arg]
-    gently: Gently = app.bot_data["gently"]
+async def serve(settings: Settings, guides: Guides) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await gently.open_store()  # StoreUnavailable: the caller prints its one line
+    gently = await create_gently(settings, guides)  # StoreUnavailable: one line, by the caller
+    app = gently.app
     server = None
     try:
         if not await connect(app, settings, stop):
             return 0
-        await gently.post_init(app)
+        await gently.start()
         if settings.webhook_url:
             server = await listen(app, settings)
         else:
@@ -80,7 +80,7 @@ async def serve(app: Application, settings: Settings) -> int:  # type: ignore[ty
         await stop.wait()
         log.info("stopping")
     finally:
-        await shut_down(app, gently, server)
+        await shut_down(gently, server)
     return 0
 
 
@@ -147,9 +147,9 @@ async def listen(app: Application, settings: Settings):  # type: ignore[no-untyp
     return server
 
 
-async def shut_down(app: Application, gently: Gently, server: object) -> None:  # type: ignore[type-arg]
+async def shut_down(gently: Gently, server: object) -> None:
     """Each step runs even if one before it failed; a failure is one line."""
-    scheduler = gently.scheduler
+    app, scheduler = gently.app, gently.scheduler
     if scheduler is not None:
         scheduler.close_at(time.monotonic() + DRAIN_SECONDS)
 
@@ -166,9 +166,8 @@ async def shut_down(app: Application, gently: Gently, server: object) -> None:  
         await step("closing webhook connections", server.close_all_connections)  # type: ignore[attr-defined]
     if app.running:
         await step("finishing updates", app.stop)  # every update received is committed
-    if gently.reminders is not None:
-        await step("stopping reminders", gently.reminders.stop)
+    await step("stopping reminders", gently.reminders.stop)
     if scheduler is not None and scheduler.unsent_at_stop:
         log.warning("stopped with %d queued message(s) unsent", scheduler.unsent_at_stop)
     await step("closing the connection to Telegram", app.shutdown)
-    await step("closing the database", lambda: gently.post_shutdown(app))
+    await step("closing the database", gently.close)

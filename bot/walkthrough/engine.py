@@ -237,7 +237,13 @@ def _confirmed(
     if action.verb is Verb.RESTART_CONFIRM:
         restarted = replace(begin(guide), tidy=progress.tidy, language=progress.language)
         return show(guide, restarted)
-    return Outcome(None, screens.info(guide, "deleted", False), Effect.FORGET, clear_chat=True)
+    return Outcome(
+        None,
+        screens.info(guide, "deleted", False),
+        Effect.FORGET,
+        clear_chat=True,
+        if_left=screens.info(guide, "deleted_leftovers", False),
+    )
 
 
 def _remind(guide: Guide, progress: Progress, choice: str | None) -> Outcome:

@@ -144,3 +144,5 @@ class Outcome:
     effect: Effect = field(default=Effect.NONE)
     reminder: ReminderChange | None = None
     clear_chat: bool = False  # remove the chat's messages, as far as Telegram allows
+    # shown instead of `screen` if the chat could not be cleared completely
+    if_left: Screen | None = None
