@@ -80,3 +80,17 @@ def test_the_lock_pins_every_runtime_dependency() -> None:
 def test_the_licence_file_matches_the_declared_licence() -> None:
     declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["license"]
     assert (ROOT / "LICENSE").read_text().startswith(f"{declared} License")
+
+
+def test_every_content_folder_is_a_listed_package() -> None:
+    """The wheel carries exactly what content/ holds: each language folder is listed, so a
+    new language cannot be left out of an install without this failing."""
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    folders = {
+        "bot.content_data." + ".".join(f.relative_to(ROOT / "content").parts)
+        for f in (ROOT / "content").rglob("*")
+        if f.is_dir()
+    }
+    assert folders <= listed, sorted(folders - listed)

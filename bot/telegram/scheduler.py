@@ -30,21 +30,9 @@ from bot.telegram.budget import Budget, Lane, Limits
 
 log = logging.getLogger(__name__)
 
-# Calls that put or change a message in a chat; everything else is not rate limited.
-LIMITED = frozenset(
-    {
-        "sendMessage",
-        "editMessageText",
-        "editMessageReplyMarkup",
-        "deleteMessage",
-        "deleteMessages",
-        "sendPhoto",
-        "sendDocument",
-        "sendSticker",
-        "copyMessage",
-        "forwardMessage",
-    }
-)
+# The calls this bot makes that put, change or remove a message in a chat; everything
+# else (callback answers, getUpdates, set-up) is not rate limited.
+LIMITED = frozenset({"sendMessage", "editMessageText", "editMessageReplyMarkup", "deleteMessages"})
 REPLY_PATIENCE = 60.0  # seconds of RetryAfter pauses a reply waits through before giving up
 
 
