@@ -7,16 +7,26 @@ says when updates were last fetched and whether the database is failing.
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
 import time
-from dataclasses import dataclass
+import traceback
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 30  # seconds
 STALE_AFTER = 120  # seconds without a heartbeat
 FETCH_STALE_AFTER = 180  # seconds without a successful getUpdates (polling)
 STORE_FAILING_AFTER = 60  # seconds of a failing database
+
+
+# seconds before a task that died is started again, by how often it died in a row
+RESTART_DELAYS = (1.0, 5.0, 30.0, 60.0)
 
 
 @dataclass(frozen=True)
@@ -25,6 +35,46 @@ class Beat:
     fetched_at: float  # the last successful getUpdates (the start, before the first)
     polling: bool
     store_failing_since: float | None
+    problems: list[str] = field(default_factory=list)  # each makes the bot unhealthy at once
+
+
+class Health:
+    """What the running bot knows about itself beyond the store: which of its background
+    tasks are down. The heartbeat writes it out; `python -m bot health` reads that."""
+
+    def __init__(self, pause: Callable[[float], Awaitable[None]] = asyncio.sleep) -> None:
+        self.tasks_down: dict[str, str] = {}
+        self.pause = pause  # before a restart (tests hold it)
+
+    def problems(self) -> list[str]:
+        return [f"the {name} task is down ({why})" for name, why in self.tasks_down.items()]
+
+    async def supervise(self, name: str, loop: Callable[[], Awaitable[None]]) -> None:
+        """Run a loop the bot cannot do without (the send scheduler, the reminder timer,
+        the heartbeat). If it dies of an unexpected error: one ERROR line naming the
+        error's type and where it happened (never its message, which could quote a user),
+        down in the health state, and started again after a growing pause."""
+        deaths = 0
+        while True:
+            try:
+                await loop()
+                return  # it ended by itself: the bot is stopping
+            except Exception as error:
+                where = traceback.extract_tb(error.__traceback__)[-1]
+                delay = RESTART_DELAYS[min(deaths, len(RESTART_DELAYS) - 1)]
+                deaths += 1
+                self.tasks_down[name] = f"{type(error).__name__} at {where.name}"
+                log.error(
+                    "the %s task died: %s at %s:%d (%s); starting it again in %.0fs",
+                    name,
+                    type(error).__name__,
+                    Path(where.filename).name,
+                    where.lineno or 0,
+                    where.name,
+                    delay,
+                )
+            await self.pause(delay)
+            self.tasks_down.pop(name, None)
 
 
 def heartbeat_path(db_path: Path) -> Path:
@@ -50,6 +100,8 @@ def check(path: Path, now: float | None = None) -> str | None:
     age = int(now - state.at)
     if age > STALE_AFTER:
         return f"last heartbeat {age}s ago (more than {STALE_AFTER}s): the bot looks stuck"
+    if state.problems:
+        return "; ".join(state.problems)
     if state.store_failing_since is not None:
         failing = int(now - state.store_failing_since)
         if failing > STORE_FAILING_AFTER:

@@ -110,6 +110,9 @@ class Store:
     def __init__(self, db: aiosqlite.Connection, path: Path) -> None:
         self._db = db
         self.path = path
+        # the file opened (device, inode): one put in its place later is not this database
+        info = os.stat(path)
+        self._identity = (info.st_dev, info.st_ino)
 
     @classmethod
     async def open(
@@ -168,7 +171,7 @@ class Store:
             found = row[0] if row else "no answer"
             raise StoreUnavailable(f"{self.path} is damaged (quick_check: {found})")
         try:
-            await self._together(_probe_write)
+            await self.probe_write()
         except StoreUnavailable as error:
             raise StoreUnavailable(f"{self.path} cannot be written ({error})") from None
 
@@ -449,6 +452,24 @@ class Store:
             raise StoreUnavailable(str(error)) from error
         return cursor.rowcount
 
+    async def probe_write(self) -> None:
+        """A real write (the schema version written back), for the health check: on a
+        read-only or full disk reads keep working, so only a write shows it."""
+        await self._together(_probe_write)
+
+    def file_problem(self) -> str | None:
+        """Whether the file at the database's path is still the one opened: deleted or
+        replaced under the running process, every write goes to a file nobody will find."""
+        try:
+            info = os.stat(self.path)
+        except FileNotFoundError:
+            return f"the database file {self.path} was deleted while the bot runs"
+        except OSError as error:
+            return f"cannot look at the database file {self.path} ({error.strerror})"
+        if (info.st_dev, info.st_ino) != self._identity:
+            return f"the database file {self.path} was replaced while the bot runs"
+        return None
+
     async def _fetchone(self, sql: str, params: object = ()) -> sqlite3.Row | None:
         rows = await self._fetchall(sql, params)
         return rows[0] if rows else None
@@ -478,9 +499,10 @@ class Store:
         try:
             # aiosqlite has no public way to run a function on its thread; _execute is the
             # one every public method uses (pinned below 0.23 in pyproject.toml)
-            return await self._db._execute(transaction, self._db._conn)  # type: ignore[no-untyped-call,no-any-return]
+            result: T = await self._db._execute(transaction, self._db._conn)  # type: ignore[no-untyped-call]
         except sqlite3.Error as error:
             raise StoreUnavailable(str(error)) from error
+        return result
 
 
 def _probe_write(connection: sqlite3.Connection) -> None:

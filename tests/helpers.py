@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.content import Guide, Guides
@@ -49,6 +51,15 @@ class Screens:
 
     async def unavailable(self, user_id: int, origin: Origin | None, *, say: bool) -> None:
         self.unavailable_for.append(user_id)
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Let other tasks run until `condition` holds (event-loop turns, not time)."""
+    for _ in range(10_000):
+        if condition():
+            return
+        await asyncio.sleep(0)
+    raise AssertionError("condition never held")
 
 
 class FakeClock:

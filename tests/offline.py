@@ -15,7 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
 from telegram import Bot, Update
+from telegram.error import TimedOut
 from telegram.request import BaseRequest, RequestData
 
 BOT_USER = {
@@ -86,6 +88,7 @@ class OfflineBotAPI(BaseRequest):
         self._changed = asyncio.Event()
         self._holds: dict[int, asyncio.Event] = {}
         self._failures: dict[tuple[str, int | None], tuple[int, str]] = {}
+        self._timeouts: set[tuple[str, int | None]] = set()
         self.count = 0
 
     # -- BaseRequest -------------------------------------------------------------------
@@ -120,6 +123,10 @@ class OfflineBotAPI(BaseRequest):
             await self._holds[call.chat_id].wait()
         if self.latency:
             await asyncio.sleep(self.latency)  # the simulated network round trip
+        if (name, call.chat_id) in self._timeouts:
+            call.failed = True
+            # as HTTPXRequest raises it: the request went out, no answer came back
+            raise TimedOut("Timed out") from httpx.ReadTimeout("read timeout")
         failure = self._failures.get((name, call.chat_id)) or self._failures.get((name, None))
         call.answered = next(self._events)
         if failure:
@@ -161,8 +168,13 @@ class OfflineBotAPI(BaseRequest):
     def fail(self, method: str, status: int, description: str, chat_id: int | None = None) -> None:
         self._failures[(method, chat_id)] = (status, description)
 
+    def time_out(self, method: str, chat_id: int) -> None:
+        """Calls of `method` to this chat go out and never get an answer."""
+        self._timeouts.add((method, chat_id))
+
     def clear_failures(self) -> None:
         self._failures.clear()
+        self._timeouts.clear()
 
     async def wait_for(self, predicate: Callable[[list[Call]], bool], within: float = 10.0) -> None:
         """Wait until the recorded calls satisfy `predicate` (an event, not a sleep)."""

@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from bench.workload import populate
 from bot.content import Guide
 from bot.telegram.reminders import BATCH, MAX_IN_FLIGHT, ReminderTimer, backoff
 from bot.walkthrough import Progress
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, until
 from tests.telegram_helpers import UNLIMITED, Chat, running
 
 ALICE, BOB = 3001, 3002
@@ -36,15 +35,6 @@ async def fire_after(chat: Chat, clock: FakeClock, seconds: float) -> None:
     clock.advance(seconds)
     await timer(chat).tick()
     await timer(chat).wait_idle()
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Let other tasks run until `condition` holds (event-loop turns, not time)."""
-    for _ in range(10_000):
-        if condition():
-            return
-        await asyncio.sleep(0)
-    raise AssertionError("condition never held")
 
 
 def reminders(db: Path) -> list[tuple[int, int, int | None]]:

@@ -122,6 +122,12 @@ async def test_stats_are_aggregates(store: Store) -> None:
     assert stats.reached == {"collect": 2, "talk": 1, "read": 1}
 
 
+def test_migrations_are_numbered_once_each_in_order() -> None:
+    """Two files with one number would leave a database already at that version without
+    the second one's changes."""
+    assert [version for version, _ in migrations()] == list(range(1, SCHEMA_VERSION + 1))
+
+
 async def test_migrates_a_version_one_database(db_path: Path) -> None:
     old = await Store.open(db_path, target_version=1)
     assert await old.schema_version() == 1

@@ -30,9 +30,9 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.commands import COMMANDS
 from bot.config import Settings
 from bot.content import REFERENCE, Guides, Messages
-from bot.health import HEARTBEAT_EVERY, Beat, beat, heartbeat_path
+from bot.health import HEARTBEAT_EVERY, Beat, Health, beat, heartbeat_path
 from bot.runtime import Runtime
-from bot.store import Store
+from bot.store import Store, StoreUnavailable
 from bot.telegram.budget import Limits
 from bot.telegram.delivery import Delivery
 from bot.telegram.handlers import Handlers
@@ -70,6 +70,7 @@ class Gently:
         delivery: Delivery,
         reminders: ReminderTimer,
         scheduler: SendScheduler | None,
+        health: Health,
         *,
         reminder_loop: bool = True,
     ) -> None:
@@ -80,7 +81,9 @@ class Gently:
         self.delivery = delivery
         self.reminders = reminders
         self.scheduler = scheduler
+        self.health = health
         self.reminder_loop = reminder_loop
+        self._file_problem: str | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self._started_at = time.time()
 
@@ -93,7 +96,8 @@ class Gently:
         with housekeeping, and the bot's profile."""
         if self.reminder_loop:
             self.reminders.start()
-        self._heartbeat = asyncio.create_task(self._beat_forever(), name="heartbeat")
+        watched = self.health.supervise("heartbeat", self._beat_forever)
+        self._heartbeat = asyncio.create_task(watched, name="heartbeat")
         await self._introduce(self.app.bot)
         log.info("Gently is ready (database %s)", self.settings.db_path)
 
@@ -137,22 +141,43 @@ class Gently:
         log.info("database closed")
 
     async def _beat_forever(self) -> None:
-        polling = not self.settings.webhook_url
         housekept = float("-inf")
         while True:
             if time.monotonic() - housekept >= HOUSEKEEPING_EVERY:
                 housekept = time.monotonic()
                 await self.runtime.housekeeping()
-            fetched = getattr(self.app.bot, "last_fetch", None) or self._started_at
-            failing = self.runtime.store_failing_since
-            try:
-                beat(
-                    heartbeat_path(self.settings.db_path),
-                    Beat(time.time(), fetched, polling, failing),
-                )
-            except OSError as error:
-                log.warning("cannot write the heartbeat: %s", error)
+            await self.beat()
             await asyncio.sleep(HEARTBEAT_EVERY)
+
+    async def beat(self) -> Beat:
+        """Look at everything a user could feel, write it to the heartbeat file, and
+        return it: a real write to the database (reads keep working on a full or read-only
+        disk), the database file still being the one opened, the background tasks."""
+        try:
+            await self.store.probe_write()
+        except StoreUnavailable as error:
+            self.runtime.store_failed(error)
+        else:
+            self.runtime.store_working()  # a write worked: so do reads
+        problems = self.health.problems()
+        file_problem = self.store.file_problem()
+        if file_problem is not None:
+            problems.append(file_problem)
+            if file_problem != self._file_problem:
+                log.error("%s: restore it from a backup and restart", file_problem)
+        self._file_problem = file_problem
+        state = Beat(
+            time.time(),
+            getattr(self.app.bot, "last_fetch", None) or self._started_at,
+            not self.settings.webhook_url,
+            self.runtime.store_failing_since,
+            problems,
+        )
+        try:
+            beat(heartbeat_path(self.settings.db_path), state)
+        except OSError as error:
+            log.warning("cannot write the heartbeat: %s", error)
+        return state
 
 
 async def open_checked_store(path: Path) -> Store:
@@ -180,6 +205,7 @@ async def create_gently(
     Tests pass a fake `request`, a fake `clock` and limits no test reaches, and drive the
     reminder timer by hand (`reminder_loop=False`)."""
     store = await open_checked_store(settings.db_path)
+    health = Health()
     try:
         return assemble(
             settings,
@@ -187,8 +213,9 @@ async def create_gently(
             store,
             request=request,
             clock=clock,
-            scheduler=SendScheduler(limits),
+            scheduler=SendScheduler(limits, health=health),
             processor=PerUserOrderedProcessor(),
+            health=health,
             reminder_loop=reminder_loop,
         )
     except BaseException:
@@ -205,6 +232,7 @@ def assemble(
     clock: Callable[[], float],
     scheduler: SendScheduler | None,
     processor: BaseUpdateProcessor,
+    health: Health | None = None,
     reminder_loop: bool = True,
 ) -> Gently:
     """Every part, each given what it needs, in dependency order (the benchmark assembles
@@ -219,10 +247,11 @@ def assemble(
         defaults=DEFAULTS,
         rate_limiter=scheduler,
     )
+    health = health or Health()
     delivery = Delivery(bot, guides)
     schedule_changed = asyncio.Event()
     runtime = Runtime(guides, store, delivery, clock, reminders_changed=schedule_changed.set)
-    reminders = ReminderTimer(store, runtime, delivery, clock, schedule_changed)
+    reminders = ReminderTimer(store, runtime, delivery, clock, schedule_changed, health)
     app = ApplicationBuilder().bot(bot).concurrent_updates(processor).job_queue(None).build()
     ordered = processor if isinstance(processor, PerUserOrderedProcessor) else None
     bot.watch_backlog(
@@ -230,7 +259,15 @@ def assemble(
     )
     register(app, Handlers(guides, runtime, delivery, store.stats), settings.admin_ids)
     return Gently(
-        settings, app, store, runtime, delivery, reminders, scheduler, reminder_loop=reminder_loop
+        settings,
+        app,
+        store,
+        runtime,
+        delivery,
+        reminders,
+        scheduler,
+        health,
+        reminder_loop=reminder_loop,
     )
 
 

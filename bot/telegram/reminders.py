@@ -22,6 +22,7 @@ import httpx
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.content import Guide
+from bot.health import Health
 from bot.runtime import Runtime, Shown
 from bot.store import Reminder, Store, StoreUnavailable
 from bot.telegram.delivery import Delivery
@@ -67,8 +68,11 @@ class ReminderTimer:
         delivery: Delivery,
         clock: Callable[[], float],
         schedule_changed: asyncio.Event,
+        health: Health,
     ) -> None:
         self.store = store
+        self._health = health
+        self.maybe_arrived = 0  # reminders dropped since start: they may have arrived
         self.runtime = runtime
         self.delivery = delivery
         self.clock = clock
@@ -93,7 +97,8 @@ class ReminderTimer:
     def start(self) -> None:
         self._stopped = False
         if self._loop_task is None:
-            self._loop_task = asyncio.create_task(self._loop(), name="reminder-timer")
+            watched = self._health.supervise("reminder timer", self._loop)
+            self._loop_task = asyncio.create_task(watched, name="reminder-timer")
 
     async def stop(self) -> None:
         """Stop looking and let the sends started finish: the scheduler, closing, skips
@@ -102,6 +107,7 @@ class ReminderTimer:
         if self._loop_task is not None:
             self._stopped = True  # see SendScheduler.shutdown: cancel() alone may be lost
             self._nudged.set()
+            self._loop_task.cancel()  # the sends in flight are tasks of their own
             await asyncio.gather(self._loop_task, return_exceptions=True)
             self._loop_task = None
         await asyncio.gather(*self._in_flight.values(), return_exceptions=True)
@@ -181,6 +187,15 @@ class ReminderTimer:
                     "reminder for user %s not delivered (%s); retrying later",
                     user_id,
                     type(error).__name__,
+                )
+            else:  # never twice: a reminder that may have arrived is not sent again
+                self.maybe_arrived += 1
+                log.info(
+                    "reminder for user %s dropped: it may have been delivered (%s); "
+                    "%d dropped since start",
+                    user_id,
+                    type(error).__name__,
+                    self.maybe_arrived,
                 )
         except TelegramError as error:
             log.warning("reminder for user %s dropped: %s", user_id, error.message)

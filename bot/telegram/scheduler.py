@@ -26,6 +26,7 @@ from typing import Any
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from bot.health import Health
 from bot.telegram.budget import Budget, Lane, Limits
 
 log = logging.getLogger(__name__)
@@ -57,9 +58,13 @@ class _Ticket:
 
 class SendScheduler(BaseRateLimiter[Send]):
     def __init__(
-        self, limits: Limits | None = None, clock: Callable[[], float] = time.monotonic
+        self,
+        limits: Limits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        health: Health | None = None,
     ) -> None:
         self.limits = limits or Limits()
+        self._health = health or Health()
         self._clock = clock
         self._budget: Budget[_Ticket] = Budget(self.limits, clock())
         self._wake = asyncio.Event()
@@ -75,14 +80,17 @@ class SendScheduler(BaseRateLimiter[Send]):
     async def initialize(self) -> None:
         self._stopped = False
         if self._runner is None:
-            self._runner = asyncio.create_task(self._run(), name="send-scheduler")
+            watched = self._health.supervise("send scheduler", self._run)
+            self._runner = asyncio.create_task(watched, name="send-scheduler")
 
     async def shutdown(self) -> None:
         # A flag, not only cancel(): on Python 3.11, wait_for() can swallow a cancellation
-        # that races with the event it waits on, and the loop would never end.
+        # that races with the event it waits on, and the loop would never end. The cancel
+        # ends a pause before a restart (after the loop died).
         self._stopped = True
         self._wake.set()
         if self._runner is not None:
+            self._runner.cancel()
             await asyncio.gather(self._runner, return_exceptions=True)
             self._runner = None
         self._cancel_all("the bot stopped")
