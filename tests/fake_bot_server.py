@@ -12,6 +12,11 @@ from urllib.parse import parse_qs
 from tests.offline import BOT_USER
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 1024  # the default 5 refuses a burst of concurrent calls
+    daemon_threads = True
+
+
 class FakeBotServer:
     def __init__(self) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -20,6 +25,7 @@ class FakeBotServer:
         self.updates: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         self._next_id = 1
+        self._holds: dict[int, threading.Event] = {}
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -49,7 +55,7 @@ class FakeBotServer:
             def log_message(self, *args: object) -> None:
                 return None
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = _Server(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
     @property
@@ -78,10 +84,18 @@ class FakeBotServer:
             self._next_id += 1
             self._cond.notify_all()
 
+    def hold(self, chat_id: int) -> threading.Event:
+        """sendMessage to this chat hangs until the returned event is set (at most 60 s)."""
+        self._holds[chat_id] = threading.Event()
+        return self._holds[chat_id]
+
     def answer(self, method: str, params: dict[str, Any]) -> Any:
         with self._cond:
             self.calls.append((method, params))
             self._cond.notify_all()
+        held = self._holds.get(int(params.get("chat_id") or 0))
+        if held is not None and method == "sendMessage":
+            held.wait(timeout=60)
         if method == "getMe":
             return BOT_USER
         if method == "getUpdates":

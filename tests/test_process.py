@@ -291,6 +291,66 @@ def count_users(db: Path) -> int:
         return int(raw.execute("SELECT COUNT(*) FROM users").fetchone()[0])
 
 
+def test_one_users_flood_never_stops_intake_for_everyone(tmp_path: Path) -> None:
+    """User A sends 300 taps while every reply to A hangs. B's /start is still answered
+    within 2 s; A's first 20 run, in order, once A's replies come back; the rest are
+    acknowledged (their buttons answered) and dropped, with one WARNING."""
+    db = tmp_path / "g.sqlite3"
+    flooder, other = 20_001, 20_002
+    steps = step_ids()
+    with FakeBotServer() as server, bot(db, server) as running:
+        assert polling(server)
+        server.push(tap(flooder, "g1:c:en"))
+        assert server.wait_for(lambda calls: count_users(db) == 1)
+        release = server.hold(flooder)
+        try:
+            for index in range(300):
+                server.push(tap(flooder, f"g1:n:{steps[index % len(steps)]}"))
+            # the 280 beyond A's bound: acknowledged and answered at once (+1: the confirm)
+            assert server.wait_for(lambda calls: answered(calls) >= 281), answered(server.calls)
+            started = time.monotonic()
+            server.push(text_message(other, "/start"))
+            assert server.wait_for(lambda calls: replied_to(calls, other), timeout=2)
+            assert time.monotonic() - started < 2
+        finally:
+            release.set()
+        # A's 20 were received: stopping commits every one of them, in order
+        assert running.stop()[0] == 0
+    with sqlite3.connect(db) as raw:
+        (step,) = raw.execute("SELECT step_id FROM users WHERE user_id = ?", (flooder,)).fetchone()
+    assert step == walked(steps[:20])  # the first 20 taps, each applied in order
+    warnings = [line for line in running.lines if "dropped" in line and "WARNING" in line]
+    assert len(warnings) == 1 and str(flooder) not in warnings[0], warnings
+
+
+def step_ids() -> list[str]:
+    from bot.content import load_guide
+
+    return [step.id for part in load_guide().parts for step in part.steps]
+
+
+def walked(targets: list[str]) -> str:
+    """Where "next" on each of these steps, in this order, leaves a new user."""
+    from bot.content import load_guide
+    from bot.walkthrough import Action, Verb, begin, handle
+
+    guide = load_guide()
+    progress = begin(guide)
+    for target in targets:
+        outcome = handle(guide, progress, Action(Verb.NEXT, target))
+        assert outcome.progress is not None
+        progress = outcome.progress
+    return progress.step_id
+
+
+def answered(calls: list[tuple[str, dict[str, object]]]) -> int:
+    return sum(method == "answerCallbackQuery" for method, _ in calls)
+
+
+def replied_to(calls: list[tuple[str, dict[str, object]]], user: int) -> bool:
+    return any(m == "sendMessage" and str(p.get("chat_id")) == str(user) for m, p in calls)
+
+
 def test_reminders_survive_sigkill_never_twice(tmp_path: Path) -> None:
     db = tmp_path / "g.sqlite3"
     due = int(time.time()) - 60

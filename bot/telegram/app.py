@@ -180,6 +180,14 @@ class Gently:
         return state
 
 
+async def answer_dropped(update: object) -> None:
+    """A dropped button press is still answered, so the user's spinner stops."""
+    query = update.callback_query if isinstance(update, Update) else None
+    if query is not None:
+        with contextlib.suppress(TelegramError):
+            await query.answer()
+
+
 async def open_checked_store(path: Path) -> Store:
     """Open the database and check it is intact and writable, before anything talks to
     Telegram. Raises StoreUnavailable saying what is wrong."""
@@ -214,7 +222,7 @@ async def create_gently(
             request=request,
             clock=clock,
             scheduler=SendScheduler(limits, health=health),
-            processor=PerUserOrderedProcessor(),
+            processor=PerUserOrderedProcessor(on_dropped=answer_dropped),
             health=health,
             reminder_loop=reminder_loop,
         )
@@ -255,7 +263,7 @@ def assemble(
     app = ApplicationBuilder().bot(bot).concurrent_updates(processor).job_queue(None).build()
     ordered = processor if isinstance(processor, PerUserOrderedProcessor) else None
     bot.watch_backlog(
-        lambda: app.update_queue.qsize() + (ordered.unfinished if ordered is not None else 0)
+        lambda: app.update_queue.qsize() + (ordered.runnable if ordered is not None else 0)
     )
     register(app, Handlers(guides, runtime, delivery, store.stats), settings.admin_ids)
     return Gently(

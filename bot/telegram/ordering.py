@@ -1,21 +1,29 @@
-"""Concurrent updates across users, strict order within one user.
+"""Concurrent updates across users, strict order within one user, a bound per user.
 
 PTB's default handles one update at a time, so one slow Bot API round trip holds up every
 user. With plain `concurrent_updates` a double tap could interleave with itself. This
 processor lets different users run at once and chains each user's updates in arrival
-order.
+order. A user may have at most `PER_USER` updates waiting or running; beyond that their
+updates are acknowledged and dropped (a button is still answered), so one user's flood
+costs memory and intake nobody else needs.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+import logging
+import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+log = logging.getLogger(__name__)
+
 MAX_CONCURRENT_UPDATES = 256
+PER_USER = 20  # updates one user may have waiting or running
+WARN_EVERY = 60.0  # seconds between warnings about one user's dropped updates
 
 
 def ordering_key(update: object) -> int | None:
@@ -31,25 +39,75 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
     a user's backlog could hold every slot. PTB gets no effective limit here; the slots
     are taken only once an update's turn has come."""
 
-    def __init__(self, max_concurrent_updates: int = MAX_CONCURRENT_UPDATES) -> None:
+    def __init__(
+        self,
+        max_concurrent_updates: int = MAX_CONCURRENT_UPDATES,
+        *,
+        per_user: int = PER_USER,
+        on_dropped: Callable[[object], Awaitable[None]] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__(2**31 - 1)
         self._slots = asyncio.Semaphore(max_concurrent_updates)
         self._tails: dict[int, asyncio.Future[None]] = {}
-        self.unfinished = 0  # received and not yet handled: what fetching more must wait for
+        self._pending: dict[int, int] = {}  # per user: updates waiting or running
+        self._others = 0  # updates without a user, in progress
+        self._per_user = per_user
+        self._on_dropped = on_dropped
+        self._clock = clock
+        self._warned: dict[int, float] = {}  # user → when their drops were last logged
+        self.dropped = 0  # since start, for the operator
+
+    @property
+    def runnable(self) -> int:
+        """Updates that could run now: one per user with anything pending (the rest wait
+        behind it), and those without a user. What fetching more waits for."""
+        return len(self._pending) + self._others
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
-        self.unfinished += 1
-        try:
-            await self._in_order(update, coroutine)
-        finally:
-            self.unfinished -= 1
-
-    async def _in_order(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = ordering_key(update)
         if key is None:
-            async with self._slots:
-                await coroutine
+            self._others += 1
+            try:
+                async with self._slots:
+                    await coroutine
+            finally:
+                self._others -= 1
             return
+        if self._pending.get(key, 0) >= self._per_user:
+            await self._drop(key, update, coroutine)
+            return
+        self._pending[key] = self._pending.get(key, 0) + 1
+        try:
+            await self._in_order(key, coroutine)
+        finally:
+            left = self._pending[key] - 1
+            if left:
+                self._pending[key] = left
+            else:
+                del self._pending[key]
+
+    async def _drop(self, key: int, update: object, coroutine: Awaitable[Any]) -> None:
+        """Over the user's bound: acknowledged (Telegram will not send it again), answered
+        if it is a button, never handled. One WARNING per user a minute, without the id."""
+        if asyncio.iscoroutine(coroutine):
+            coroutine.close()  # never run
+        self.dropped += 1
+        now = self._clock()
+        if now - self._warned.get(key, float("-inf")) >= WARN_EVERY:
+            if len(self._warned) > 1000:  # a bound: only users warned within the minute stay
+                self._warned = {k: t for k, t in self._warned.items() if now - t < WARN_EVERY}
+            self._warned[key] = now
+            log.warning(
+                "a user sent more than %d updates faster than they could be answered; "
+                "the extra ones are dropped (%d dropped since start)",
+                self._per_user,
+                self.dropped,
+            )
+        if self._on_dropped is not None:
+            await self._on_dropped(update)
+
+    async def _in_order(self, key: int, coroutine: Awaitable[Any]) -> None:
         # Everything up to the first await runs in the order the updates arrived, so each
         # update links itself behind the one before it from the same user.
         previous = self._tails.get(key)

@@ -26,7 +26,7 @@ from bot.instance import InstanceLock, StartupFailed
 from bot.store import check_database_file
 from bot.telegram.app import ALLOWED_UPDATES, Gently, create_gently
 from bot.telegram.polling import PollingBot, describe
-from bot.telegram.webhook import listener
+from bot.telegram.webhook import Intake, listener
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +126,15 @@ async def connect(app: Application, settings: Settings, stop: asyncio.Event) -> 
 
 async def listen(app: Application, settings: Settings):  # type: ignore[no-untyped-def,type-arg]
     assert settings.webhook_url and settings.webhook_secret
+    bot = app.bot
+    assert isinstance(bot, PollingBot)
     server = listener(
-        app.bot,
+        bot,
         app.update_queue,
         urlsplit(settings.webhook_url).path,
         settings.webhook_secret,
         accepting=lambda: app.running,
+        intake=Intake(bot.backlog),
     )
     try:
         server.listen(settings.webhook_port, address=settings.webhook_listen)

@@ -14,11 +14,14 @@ import json
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import tornado.web
 from telegram import Bot, Update
 from tornado.httpserver import HTTPServer
+
+from bot.telegram.polling import MAX_BACKLOG
 
 log = logging.getLogger(__name__)
 
@@ -32,9 +35,15 @@ class UpdateHandler(tornado.web.RequestHandler):
     SUPPORTED_METHODS = ("POST",)
 
     def initialize(
-        self, bot: Bot, queue: asyncio.Queue[object], secret: str, accepting: Callable[[], bool]
+        self,
+        bot: Bot,
+        queue: asyncio.Queue[object],
+        secret: str,
+        accepting: Callable[[], bool],
+        intake: Intake,
     ) -> None:
         self.bot, self.queue, self.secret, self.accepting = bot, queue, secret, accepting
+        self.intake = intake
         self.body = bytearray()
 
     def prepare(self) -> None:
@@ -68,6 +77,10 @@ class UpdateHandler(tornado.web.RequestHandler):
         if not self.accepting():
             self.set_status(503)  # stopping: Telegram will deliver it again later
             return
+        if self.intake.busy():
+            self.intake.refused += 1  # Telegram delivers it again later, as when polling waits
+            self.set_status(503)
+            return
         if update is not None:
             self.queue.put_nowait(update)
         self.set_status(200)
@@ -81,19 +94,39 @@ class _Quiet(tornado.web.Application):
         pass
 
 
+@dataclass
+class Intake:
+    """How much the bot has taken in and not yet handled, as polling measures it: above
+    `MAX_BACKLOG` an update is refused with 503 (counted), so the webhook never queues
+    without limit."""
+
+    backlog: Callable[[], int] = lambda: 0
+    refused: int = 0
+
+    def busy(self) -> bool:
+        return self.backlog() > MAX_BACKLOG
+
+
 def listener(
     bot: Bot,
     queue: asyncio.Queue[object],
     path: str,
     secret: str,
     accepting: Callable[[], bool] = lambda: True,
+    intake: Intake | None = None,
 ) -> HTTPServer:
     app = _Quiet(
         [
             (
                 rf"/{re.escape(path.strip('/'))}/?",
                 UpdateHandler,
-                {"bot": bot, "queue": queue, "secret": secret, "accepting": accepting},
+                {
+                    "bot": bot,
+                    "queue": queue,
+                    "secret": secret,
+                    "accepting": accepting,
+                    "intake": intake or Intake(),
+                },
             )
         ]
     )
