@@ -108,3 +108,38 @@ def test_memory_follows_active_chats_not_users() -> None:
         budget.take(user / 30)
     budget.take(10_001 / 30 + 10)
     assert len(budget._chats) <= 64
+
+
+def test_replies_are_counted_once_and_reminders_get_what_they_leave() -> None:
+    """20 replies a second from 20 users and a backlog of reminders: the reminders go out
+    at the spare rate, 30 - 20 - the reserve of 5 = 5 a second (counting the replies twice
+    left them none)."""
+    budget: Budget[str] = Budget(Limits(), 0.0)
+    for n in range(1000):
+        budget.add(f"reminder-{n}", 10_000 + n, Lane.REMINDER, 0.0)
+    granted: list[tuple[float, str]] = []
+    now = 0.0
+    while now < 10.0:
+        if abs(now * 20 - round(now * 20)) < 1e-6:  # a reply every 50 ms, a new user each
+            budget.add(f"reply-{now:.2f}", 1 + round(now * 20), Lane.REPLY, now)
+        items, _, _ = budget.take(now)
+        granted += [(now, item) for item in items]
+        now = round(now + 0.01, 2)
+    replies = [t for t, item in granted if item.startswith("reply")]
+    reminders = [t for t, item in granted if item.startswith("reminder")]
+    assert len(replies) == 200
+    assert 45 <= len([t for t in reminders if t >= 1.0]) <= 50  # about 5 a second
+    assert max(sum(1 for u in (t for t, _ in granted) if t <= u < t + 1) for t, _ in granted) <= 30
+
+
+def test_a_cosmetic_call_never_takes_the_last_token_a_reply_needs() -> None:
+    """A chat that used its burst: a keyboard clear waits until the chat has a token to
+    spare, so the reply that follows goes out at once."""
+    budget: Budget[str] = Budget(Limits(), 0.0)
+    for n in range(2):
+        budget.add(f"reply-{n}", 7, Lane.REPLY, 0.0)
+    assert len(drain(budget, 0.0, 0.1)) == 2  # one token left of the burst of three
+    budget.add("clear", 7, Lane.COSMETIC, 0.1)
+    assert drain(budget, 0.1, 0.5) == []  # it would take the last one
+    budget.add("reply-2", 7, Lane.REPLY, 0.5)
+    assert [item for _, item in drain(budget, 0.5, 0.6)] == ["reply-2"]

@@ -8,11 +8,12 @@ how long until one may. `scheduler.py` puts it on the event loop.
   worth into a fraction of one.
 - Per private chat: about one a second, short bursts allowed; per group: 20 a minute.
 - Lanes, in priority order: replies to a user's tap, reminders, cosmetic calls (clearing an
-  old keyboard). The others only take a place while enough are left for replies (a
-  reserve plus as many as replies used in the last second), so a backlog of reminders
-  never makes a reply wait. Cosmetic calls
-  go last, at most one per chat (a newer one replaces the older), and are dropped when
-  they have waited too long.
+  old keyboard). The others only take a place while a reserve is left for replies (each
+  send counted once, in the window), so a backlog of reminders never makes a reply wait;
+  reminders get whatever replies leave, before cosmetic calls do. A lower lane never takes
+  a chat's last token: the reply that may follow would wait for it. Cosmetic calls go
+  last, at most one per chat (a newer one replaces the older), and are dropped when they
+  have waited too long.
 - Within a lane, chats take turns (round robin), so nobody waits behind another user's
   backlog, and one chat's sends keep their order.
 """
@@ -36,7 +37,7 @@ class Lane(IntEnum):
 @dataclass(frozen=True)
 class Limits:
     per_second: int = 30  # overall, in any one-second window
-    reply_reserve: int = 5  # places kept for replies, on top of their recent rate
+    reply_reserve: int = 5  # places in the window only replies may take
     chat_per_second: float = 1.0
     chat_burst: float = 3.0
     group_per_second: float = 20 / 60
@@ -84,11 +85,6 @@ class Window:
     def add(self, now: float) -> None:
         self._times.append(now)
 
-    def count(self, now: float) -> int:
-        while self._times and self._times[0] <= now - self.width:
-            self._times.popleft()
-        return len(self._times)
-
 
 @dataclass
 class Waiting(Generic[T]):
@@ -110,7 +106,6 @@ class Budget(Generic[T]):
     def __init__(self, limits: Limits, now: float) -> None:
         self.limits = limits
         self.overall = Window(limits.per_second)
-        self.replies = Window(limits.per_second)  # how many places replies are using
         self._next_send = now  # sends go evenly spaced
         self._chats: dict[int, Bucket] = {}  # only chats with a recent send: pruned when full
         self._paused_until: dict[int | None, float] = {}  # RetryAfter, per chat or overall
@@ -183,15 +178,13 @@ class Budget(Generic[T]):
                 continue
             if now < self._next_send:
                 return None, self._next_send - now
-            headroom = 0
-            if lane_id is not Lane.REPLY:
-                headroom = self.limits.reply_reserve + self.replies.count(now)
+            headroom = 0 if lane_id is Lane.REPLY else self.limits.reply_reserve
             overall_wait = self.overall.wait(now, headroom)
             if overall_wait > 0:
                 soonest = min(soonest, overall_wait)
                 continue
             for chat_id in list(lane.chats):
-                chat_wait = self._chat_wait(chat_id, now)
+                chat_wait = self._chat_wait(chat_id, now, spare=lane_id is not Lane.REPLY)
                 if chat_wait > 0:
                     soonest = min(soonest, chat_wait)
                     continue
@@ -202,20 +195,19 @@ class Budget(Generic[T]):
                 self.waiting -= 1
                 self.overall.add(now)
                 self._next_send = now + 1 / self.limits.per_second
-                if lane_id is Lane.REPLY:
-                    self.replies.add(now)
                 if chat_id is not None:
                     self._chat_bucket(chat_id, now).tokens -= 1
                 return waiting, 0.0
         return None, soonest
 
-    def _chat_wait(self, chat_id: int | None, now: float) -> float:
+    def _chat_wait(self, chat_id: int | None, now: float, *, spare: bool = False) -> float:
+        """Seconds until the chat may take a send (`spare`: and keep a token for a reply)."""
         pause = self._paused_until.get(chat_id, 0.0) - now
         if pause > 0:
             return pause
         if chat_id is None:
             return 0.0
-        return self._chat_bucket(chat_id, now).wait(now)
+        return self._chat_bucket(chat_id, now).wait(now, 2.0 if spare else 1.0)
 
     def _chat_bucket(self, chat_id: int, now: float) -> Bucket:
         bucket = self._chats.get(chat_id)
