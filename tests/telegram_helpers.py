@@ -119,6 +119,7 @@ async def running(
     db: Path,
     clock: FakeClock | None = None,
     api: OfflineBotAPI | None = None,
+    limits: Limits = UNLIMITED,
     **settings: object,
 ) -> AsyncIterator[Chat]:
     """The bot as `run` serves it (store, initialize, start), minus polling."""
@@ -126,7 +127,7 @@ async def running(
     clock = clock or FakeClock()
     config = settings_for(db, **settings)
     gently = await create_gently(
-        config, as_guides(guides), request=api, clock=clock, limits=UNLIMITED, reminder_loop=False
+        config, as_guides(guides), request=api, clock=clock, limits=limits, reminder_loop=False
     )
     await gently.app.initialize()
     await gently.start()

@@ -235,7 +235,7 @@ async def test_many_users_and_double_taps_match_the_sequential_result(
     for user in users:
         outcome = handle(guide, None, Action(Verb.CONFIRM, "en"))
         plan = [Action(Verb.CONFIRM, "en")]  # the welcome's button names its language
-        for _ in range(rng.randint(5, 25)):
+        for _ in range(rng.randint(3, 9)):  # at most 19 taps: within a user's bound of 20
             assert outcome.screen.primary is not None
             action = outcome.screen.primary.action
             plan += [action, action] if rng.random() < 0.3 else [action]  # double taps

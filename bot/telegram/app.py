@@ -27,19 +27,21 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
-from bot.commands import COMMANDS
+from bot.commands import COMMANDS, command_action
 from bot.config import Settings
 from bot.content import REFERENCE, Guides, Messages
 from bot.health import HEARTBEAT_EVERY, Beat, Health, beat, heartbeat_path
 from bot.runtime import Runtime
 from bot.store import Store, StoreUnavailable
 from bot.telegram.budget import Limits
+from bot.telegram.codec import decode
 from bot.telegram.delivery import Delivery
 from bot.telegram.handlers import Handlers
 from bot.telegram.ordering import PerUserOrderedProcessor
 from bot.telegram.polling import PollingBot
 from bot.telegram.reminders import ReminderTimer
 from bot.telegram.scheduler import SendScheduler
+from bot.walkthrough import Verb
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +182,19 @@ class Gently:
         return state
 
 
+def is_quick_exit(update: object) -> bool:
+    """/hide, typed or tapped: it runs ahead of the user's own backlog."""
+    if not isinstance(update, Update):
+        return False
+    if update.callback_query is not None:
+        action = decode(update.callback_query.data)
+        return action is not None and action.verb is Verb.HIDE
+    message = update.message
+    text = message.text if message is not None else None
+    action = command_action(text) if text else None
+    return action is not None and action.verb is Verb.HIDE
+
+
 async def answer_dropped(update: object) -> None:
     """A dropped button press is still answered, so the user's spinner stops."""
     query = update.callback_query if isinstance(update, Update) else None
@@ -222,7 +237,7 @@ async def create_gently(
             request=request,
             clock=clock,
             scheduler=SendScheduler(limits, health=health),
-            processor=PerUserOrderedProcessor(on_dropped=answer_dropped),
+            processor=PerUserOrderedProcessor(on_dropped=answer_dropped, urgent=is_quick_exit),
             health=health,
             reminder_loop=reminder_loop,
         )
@@ -256,7 +271,7 @@ def assemble(
         rate_limiter=scheduler,
     )
     health = health or Health()
-    delivery = Delivery(bot, guides)
+    delivery = Delivery(bot, guides, scheduler)
     schedule_changed = asyncio.Event()
     runtime = Runtime(guides, store, delivery, clock, reminders_changed=schedule_changed.set)
     reminders = ReminderTimer(store, runtime, delivery, clock, schedule_changed, health)

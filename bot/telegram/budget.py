@@ -16,6 +16,10 @@ how long until one may. `scheduler.py` puts it on the event loop.
   have waited too long.
 - Within a lane, chats take turns (round robin), so nobody waits behind another user's
   backlog, and one chat's sends keep their order.
+- The urgent lane (`/hide` and `/delete` clearing the chat) goes before everything and is
+  not paced per chat: Telegram paces sending, and says of deleting that "the limits are
+  high enough to cover all reasonable usages" (tdlib/telegram-bot-api#572). It still
+  counts in the overall window and its even spacing.
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ T = TypeVar("T")
 
 
 class Lane(IntEnum):
-    REPLY = 0
-    REMINDER = 1
-    COSMETIC = 2
+    URGENT = 0  # the quick exit's deletions: first, and not paced per chat
+    REPLY = 1
+    REMINDER = 2
+    COSMETIC = 3
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,16 @@ class Budget(Generic[T]):
                         return True
         return False
 
+    def drain_chat(self, chat_id: int) -> list[T]:
+        """Take every send waiting for this chat out of its queue (the chat was cleared)."""
+        items: list[T] = []
+        for lane in self._lanes.values():
+            queue = lane.chats.pop(chat_id, None)
+            if queue:
+                items += [w.item for w in queue]
+                self.waiting -= len(queue)
+        return items
+
     def drain(self) -> list[T]:
         """Empty every queue; returns what was waiting."""
         items = [w.item for lane in self._lanes.values() for q in lane.chats.values() for w in q]
@@ -178,13 +193,14 @@ class Budget(Generic[T]):
                 continue
             if now < self._next_send:
                 return None, self._next_send - now
-            headroom = 0 if lane_id is Lane.REPLY else self.limits.reply_reserve
+            kept = lane_id not in (Lane.URGENT, Lane.REPLY)  # may not take the reserve
+            headroom = self.limits.reply_reserve if kept else 0
             overall_wait = self.overall.wait(now, headroom)
             if overall_wait > 0:
                 soonest = min(soonest, overall_wait)
                 continue
             for chat_id in list(lane.chats):
-                chat_wait = self._chat_wait(chat_id, now, spare=lane_id is not Lane.REPLY)
+                chat_wait = self._chat_wait(chat_id, now, lane_id)
                 if chat_wait > 0:
                     soonest = min(soonest, chat_wait)
                     continue
@@ -195,19 +211,20 @@ class Budget(Generic[T]):
                 self.waiting -= 1
                 self.overall.add(now)
                 self._next_send = now + 1 / self.limits.per_second
-                if chat_id is not None:
+                if chat_id is not None and lane_id is not Lane.URGENT:
                     self._chat_bucket(chat_id, now).tokens -= 1
                 return waiting, 0.0
         return None, soonest
 
-    def _chat_wait(self, chat_id: int | None, now: float, *, spare: bool = False) -> float:
-        """Seconds until the chat may take a send (`spare`: and keep a token for a reply)."""
+    def _chat_wait(self, chat_id: int | None, now: float, lane: Lane) -> float:
+        """Seconds until the chat may take a send in this lane: a reply needs a token, a
+        lower lane one to spare for the reply that may follow, the urgent lane none."""
         pause = self._paused_until.get(chat_id, 0.0) - now
         if pause > 0:
             return pause
-        if chat_id is None:
+        if chat_id is None or lane is Lane.URGENT:
             return 0.0
-        return self._chat_bucket(chat_id, now).wait(now, 2.0 if spare else 1.0)
+        return self._chat_bucket(chat_id, now).wait(now, 1.0 if lane is Lane.REPLY else 2.0)
 
     def _chat_bucket(self, chat_id: int, now: float) -> Bucket:
         bucket = self._chats.get(chat_id)

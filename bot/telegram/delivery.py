@@ -24,8 +24,9 @@ from telegram.warnings import PTBUserWarning
 from bot.content import Guides
 from bot.runtime import Chat, Origin, Shown
 from bot.telegram.budget import Lane
+from bot.telegram.ordering import QUIET
 from bot.telegram.render import fingerprint, keyboard
-from bot.telegram.scheduler import Send, SendSkipped
+from bot.telegram.scheduler import Send, SendScheduler, SendSkipped
 from bot.walkthrough import Outcome, Screen
 
 log = logging.getLogger(__name__)
@@ -46,9 +47,10 @@ class Delivery:
     """Sends screens for the runtime. Replies go in the scheduler's reply lane, clearing an
     old keyboard in the cosmetic lane, reminders in their own."""
 
-    def __init__(self, bot: Bot, guides: Guides) -> None:
+    def __init__(self, bot: Bot, guides: Guides, scheduler: SendScheduler | None = None) -> None:
         self.bot = bot
         self.guides = guides
+        self._scheduler = scheduler
         self._background: set[asyncio.Future[None]] = set()
 
     async def show(
@@ -107,8 +109,18 @@ class Delivery:
             self._in_background(self.delete(user_id, ids, Lane.REPLY))
 
     async def erase(self, user_id: int, message_ids: tuple[int, ...]) -> tuple[int, ...]:
-        """The quick exit and /delete: in the reply lane, the user is waiting."""
-        return await self.delete(user_id, message_ids, Lane.REPLY)
+        """The quick exit and /delete: sends still waiting for the chat are dropped, then
+        every batch goes at once in the urgent lane, newest messages first (the screen
+        someone is looking at goes first)."""
+        if self._scheduler is not None:
+            self._scheduler.clear_chat(user_id)
+        newest_first = sorted(message_ids, reverse=True)
+        batches = [
+            newest_first[start : start + DELETE_BATCH]
+            for start in range(0, len(newest_first), DELETE_BATCH)
+        ]
+        done = await asyncio.gather(*(self.delete(user_id, b, Lane.URGENT) for b in batches))
+        return tuple(message for removed in done for message in removed)
 
     async def delete(self, chat_id: int, message_ids: Sequence[int], lane: Lane) -> tuple[int, ...]:
         """Delete messages, up to 100 a call (Telegram skips ids it cannot find); returns
@@ -134,6 +146,8 @@ class Delivery:
     ) -> bool:
         """Edit a message in place; False if it cannot be (gone, or too old to edit), so a
         new message should be sent instead."""
+        if QUIET.get():
+            return True  # it arrived before the user's quick exit: nothing is shown
         try:
             await self.call(
                 "editMessageText",
@@ -175,6 +189,8 @@ class Delivery:
     async def _send_new(
         self, chat_id: int, text: str, markup: InlineKeyboardMarkup | None = None
     ) -> Shown:
+        if QUIET.get():
+            return Shown()  # it arrived before the user's quick exit: the chat stays clear
         try:
             sent = await self.call(
                 "sendMessage", chat_id=chat_id, text=text, reply_markup=markup, **HTML

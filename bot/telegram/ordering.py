@@ -11,6 +11,7 @@ costs memory and intake nobody else needs.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,9 +22,17 @@ from telegram.ext import BaseUpdateProcessor
 
 log = logging.getLogger(__name__)
 
+# Set while an update runs that arrived before the user's quick exit: it still commits,
+# but shows nothing, so the cleared chat stays clear.
+QUIET = contextvars.ContextVar("quiet", default=False)
+
 MAX_CONCURRENT_UPDATES = 256
 PER_USER = 20  # updates one user may have waiting or running
 WARN_EVERY = 60.0  # seconds between warnings about one user's dropped updates
+
+
+def update_id(update: object) -> int:
+    return update.update_id if isinstance(update, Update) else -1
 
 
 def ordering_key(update: object) -> int | None:
@@ -45,6 +54,7 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
         *,
         per_user: int = PER_USER,
         on_dropped: Callable[[object], Awaitable[None]] | None = None,
+        urgent: Callable[[object], bool] = lambda update: False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(2**31 - 1)
@@ -56,6 +66,8 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
         self._on_dropped = on_dropped
         self._clock = clock
         self._warned: dict[int, float] = {}  # user → when their drops were last logged
+        self._urgent = urgent
+        self._quiet_below: dict[int, int] = {}  # user → the update id of their quick exit
         self.dropped = 0  # since start, for the operator
 
     @property
@@ -74,18 +86,30 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
             finally:
                 self._others -= 1
             return
+        if self._urgent(update):
+            await self._jump_the_queue(key, update, coroutine)
+            return
         if self._pending.get(key, 0) >= self._per_user:
             await self._drop(key, update, coroutine)
             return
         self._pending[key] = self._pending.get(key, 0) + 1
         try:
-            await self._in_order(key, coroutine)
+            await self._in_order(key, update_id(update), coroutine)
         finally:
             left = self._pending[key] - 1
             if left:
                 self._pending[key] = left
             else:
                 del self._pending[key]
+                self._quiet_below.pop(key, None)
+
+    async def _jump_the_queue(self, key: int, update: object, coroutine: Awaitable[Any]) -> None:
+        """The quick exit runs at once, ahead of the user's own backlog; what the backlog
+        still holds commits as usual but shows nothing."""
+        if key in self._pending:
+            self._quiet_below[key] = max(update_id(update), self._quiet_below.get(key, 0))
+        async with self._slots:
+            await coroutine
 
     async def _drop(self, key: int, update: object, coroutine: Awaitable[Any]) -> None:
         """Over the user's bound: acknowledged (Telegram will not send it again), answered
@@ -107,7 +131,7 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
         if self._on_dropped is not None:
             await self._on_dropped(update)
 
-    async def _in_order(self, key: int, coroutine: Awaitable[Any]) -> None:
+    async def _in_order(self, key: int, number: int, coroutine: Awaitable[Any]) -> None:
         # Everything up to the first await runs in the order the updates arrived, so each
         # update links itself behind the one before it from the same user.
         previous = self._tails.get(key)
@@ -117,6 +141,8 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
             if previous is not None:
                 await previous
             async with self._slots:
+                if number < self._quiet_below.get(key, -1):
+                    QUIET.set(True)  # this task's own context: only this update is quiet
                 await coroutine
         finally:
             mine.set_result(None)

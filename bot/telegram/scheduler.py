@@ -95,6 +95,14 @@ class SendScheduler(BaseRateLimiter[Send]):
             self._runner = None
         self._cancel_all("the bot stopped")
 
+    def clear_chat(self, chat_id: int) -> int:
+        """The chat is being cleared (the quick exit): sends still waiting for it are not
+        made. Returns how many."""
+        dropped = self._budget.drain_chat(chat_id)
+        for ticket in dropped:
+            self._skip(ticket, "the chat was cleared")
+        return len(dropped)
+
     def close_at(self, deadline: float) -> None:
         """Stopping: sends still waiting at `deadline` (scheduler clock) are not made."""
         self._closing_at = deadline
