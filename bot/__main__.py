@@ -234,16 +234,22 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     from bot.reporting import stats_text
 
     guide = load_guide(settings.content_dir)
-    stats = with_store(settings.db_path, lambda store: store.stats(int(time.time())))
+    stats = with_store(
+        settings.db_path, lambda store: store.stats(int(time.time())), opener=Store.open_read_only
+    )
     print(json.dumps(stats.__dict__, indent=2) if args.json else stats_text(guide, stats))
     return 0
 
 
-def with_store(path: Path, use: Callable[[Store], Awaitable[T]]) -> T:
+def with_store(
+    path: Path,
+    use: Callable[[Store], Awaitable[T]],
+    opener: Callable[[Path], Awaitable[Store]] = Store.open,
+) -> T:
     """Open the database, run `use` on it, close it: the whole life of one short command."""
 
     async def go() -> T:
-        store = await Store.open(path)
+        store = await opener(path)
         try:
             return await use(store)
         finally:

@@ -8,6 +8,7 @@ does not grow with the number of users, and what is read is what is on disk.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -30,6 +31,7 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
 # The WAL is cut back to this size at each checkpoint, so it never holds much history.
 JOURNAL_SIZE_LIMIT = 1 << 20
+PRUNE_BATCH = 2000  # ledger rows forgotten per transaction (short: taps go in between)
 
 
 UPSERT_PROGRESS = """
@@ -113,6 +115,10 @@ class Store:
         # the file opened (device, inode): one put in its place later is not this database
         info = os.stat(path)
         self._identity = (info.st_dev, info.st_ino)
+        self._busy_timeout_ms = BUSY_TIMEOUT_MS
+        # an erasure's checkpoint could not finish (a reader): the WAL may still hold what
+        # was erased, so it is tried again soon (the heartbeat) until it finishes
+        self.checkpoint_owed = False
 
     @classmethod
     async def open(
@@ -141,6 +147,7 @@ class Store:
         except (OSError, sqlite3.Error) as error:
             raise StoreUnavailable(f"cannot open the database at {path}: {error}") from error
         store = cls(db, path)
+        store._busy_timeout_ms = int(busy_timeout_ms)
         try:
             await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             await db.execute("PRAGMA journal_mode = WAL")
@@ -156,6 +163,18 @@ class Store:
             await db.close()
             raise StoreUnavailable(f"cannot prepare the database at {path}: {error}") from error
         return store
+
+    @classmethod
+    async def open_read_only(cls, path: Path) -> Store:
+        """A connection of its own that only reads, for operators' questions (`/stats`,
+        `stats`): it never creates, migrates or writes, and never holds the bot's
+        connection. The bot's checkpoint does not wait for it (see `checkpoint`)."""
+        path = existing_file(path)
+        try:
+            db = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+        except sqlite3.Error as error:
+            raise StoreUnavailable(f"cannot open the database at {path}: {error}") from error
+        return cls(db, path)
 
     async def close(self) -> None:
         await self._db.close()
@@ -232,13 +251,37 @@ class Store:
         the reminder and the chat ledger with it), then checkpoint so that no copy is left
         in the WAL either. Returns how many users went (0 or 1)."""
         erased = await self._write("DELETE FROM users WHERE user_id = ?", (user_id,))
-        await self.checkpoint()
+        try:
+            await self.checkpoint()
+        except StoreUnavailable as error:  # the erasure stands; the checkpoint is owed
+            self.checkpoint_owed = True
+            log.warning("the checkpoint after an erasure failed (%s); trying again soon", error)
         return erased
 
-    async def checkpoint(self) -> None:
-        """Copy the WAL into the database and cut it to zero bytes. Skipped quietly while
-        another connection reads (a backup): the next checkpoint catches up."""
-        await self._fetchone("PRAGMA wal_checkpoint(TRUNCATE)")
+    async def checkpoint(self) -> bool:
+        """Copy the WAL into the database and cut it to zero bytes; False if another
+        connection's reader (a backup, the stats command) kept it from finishing.
+
+        It never waits for that reader: TRUNCATE would call the busy handler, holding the
+        one database connection (and every tap) for the whole busy timeout. With the
+        timeout at zero for this one call it answers at once, and is tried again later
+        (`checkpoint_owed`)."""
+        timeout = self._busy_timeout_ms
+
+        def truncate(connection: sqlite3.Connection) -> bool:
+            connection.execute("PRAGMA busy_timeout = 0")
+            try:
+                busy, _, _ = connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            finally:
+                connection.execute(f"PRAGMA busy_timeout = {timeout}")
+            return not busy
+
+        try:
+            done: bool = await self._db._execute(truncate, self._db._conn)  # type: ignore[no-untyped-call]
+        except sqlite3.Error as error:
+            raise StoreUnavailable(str(error)) from error
+        self.checkpoint_owed = not done
+        return done
 
     async def mark_blocked(self, user_id: int, now: int) -> None:
         """The user blocked the bot: keep their progress, drop any reminder."""
@@ -307,22 +350,34 @@ class Store:
         young = tuple(int(message) for message, sent_at in rows if sent_at >= deletable_since)
         return ChatContents(young, older is not None or len(young) < len(rows))
 
-    async def prune_chats(self, deletable_since: int) -> int:
+    async def prune_chats(self, deletable_since: int, batch: int = PRUNE_BATCH) -> int:
         """Forget messages too old for Telegram to delete, remembering only that their chats
-        still hold some. Returns how many ids went."""
+        still hold some. In batches through the age index, each one transaction in one
+        call, so taps go between them (after an outage there may be millions). Returns how
+        many ids went."""
 
         def prune(connection: sqlite3.Connection) -> int:
-            connection.execute(
-                "INSERT OR IGNORE INTO chat_leftovers (user_id) SELECT DISTINCT user_id "
-                "FROM chat_messages WHERE sent_at < ?",
-                (deletable_since,),
+            rows = connection.execute(
+                "SELECT user_id, message_id FROM chat_messages WHERE sent_at < ? "
+                "ORDER BY sent_at LIMIT ?",
+                (deletable_since, batch),
+            ).fetchall()
+            connection.executemany(
+                "INSERT OR IGNORE INTO chat_leftovers (user_id) VALUES (?)",
+                {(user,) for user, _ in rows},
             )
-            cursor = connection.execute(
-                "DELETE FROM chat_messages WHERE sent_at < ?", (deletable_since,)
+            connection.executemany(
+                "DELETE FROM chat_messages WHERE user_id = ? AND message_id = ?", rows
             )
-            return cursor.rowcount
+            return len(rows)
 
-        return await self._together(prune)
+        pruned = 0
+        while True:
+            done = await self._together(prune)
+            pruned += done
+            if done < batch:
+                return pruned
+            await asyncio.sleep(0)  # let the taps waiting meanwhile take their turn
 
     # -- reminders -------------------------------------------------------------------
 
@@ -513,6 +568,14 @@ def _probe_write(connection: sqlite3.Connection) -> None:
 
 
 SQLITE_HEADER = b"SQLite format 3\x00"
+
+
+def existing_file(path: Path) -> Path:
+    """The absolute path of an existing file; StoreUnavailable naming it otherwise."""
+    absolute = Path(os.path.abspath(path))
+    if not absolute.is_file():
+        raise StoreUnavailable(f"there is no database at {absolute}")
+    return absolute
 
 
 def check_database_file(path: Path) -> None:

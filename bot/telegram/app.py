@@ -8,6 +8,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
@@ -32,7 +33,7 @@ from bot.config import Settings
 from bot.content import REFERENCE, Guides, Messages
 from bot.health import HEARTBEAT_EVERY, Beat, Health, beat, heartbeat_path
 from bot.runtime import Runtime
-from bot.store import Store, StoreUnavailable
+from bot.store import Stats, Store, StoreUnavailable
 from bot.telegram.budget import Limits
 from bot.telegram.codec import decode
 from bot.telegram.delivery import Delivery
@@ -157,6 +158,8 @@ class Gently:
         disk), the database file still being the one opened, the background tasks."""
         try:
             await self.store.probe_write()
+            if self.store.checkpoint_owed:  # an erasure's copy may still be in the WAL
+                await self.store.checkpoint()
         except StoreUnavailable as error:
             self.runtime.store_failed(error)
         else:
@@ -201,6 +204,16 @@ async def answer_dropped(update: object) -> None:
     if query is not None:
         with contextlib.suppress(TelegramError):
             await query.answer()
+
+
+async def stats_apart(path: Path, now: int) -> Stats:
+    """`/stats` on a read-only connection of its own: counting a million users takes
+    seconds, and no tap waits for it."""
+    reader = await Store.open_read_only(path)
+    try:
+        return await reader.stats(now)
+    finally:
+        await reader.close()
 
 
 async def open_checked_store(path: Path) -> Store:
@@ -280,7 +293,11 @@ def assemble(
     bot.watch_backlog(
         lambda: app.update_queue.qsize() + (ordered.runnable if ordered is not None else 0)
     )
-    register(app, Handlers(guides, runtime, delivery, store.stats), settings.admin_ids)
+    register(
+        app,
+        Handlers(guides, runtime, delivery, partial(stats_apart, store.path)),
+        settings.admin_ids,
+    )
     return Gently(
         settings,
         app,
