@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import sys
+import time
 
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -46,9 +48,41 @@ class OnlyOwnDetail(logging.Filter):
         return True
 
 
+class OutOfDescriptors(logging.Filter):
+    """Out of file descriptors, a listener fails to accept again and again, each failure a
+    record: one line a minute instead, with how many there were."""
+
+    EVERY = 60.0  # seconds
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._said = float("-inf")
+        self._since = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        if not isinstance(error, OSError) or error.errno not in (errno.EMFILE, errno.ENFILE):
+            return True
+        self._since += 1
+        now = time.monotonic()
+        if now - self._said < self.EVERY:
+            return False
+        self._said = now
+        record.name, record.levelno, record.levelname = "bot.logs", logging.ERROR, "ERROR"
+        record.msg = (
+            "out of file descriptors (%s): connections cannot be accepted; %d time(s) since "
+            "the last line. Raise the limit (LimitNOFILE, ulimits) or lower the load"
+        )
+        record.args = (error.strerror, self._since)
+        record.exc_info, record.exc_text = None, None
+        self._since = 0
+        return True
+
+
 def setup_logging(level: str, secrets: list[str | None]) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(RedactingFormatter([s for s in secrets if s]))
+    handler.addFilter(OutOfDescriptors())
     handler.addFilter(OnlyOwnDetail())
     root = logging.getLogger()
     root.handlers[:] = [handler]

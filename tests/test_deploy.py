@@ -64,8 +64,10 @@ def test_compose_and_systemd_unit() -> None:
         "ProtectSystem=strict",
         "ProtectHome=yes",
         "KillSignal=SIGTERM",
+        "LimitNOFILE=65536",
     ):
         assert promise in unit
+    assert "nofile: 65536" in (ROOT / "deploy/compose.yaml").read_text()
 
 
 def test_the_lock_pins_every_runtime_dependency() -> None:

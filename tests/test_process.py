@@ -4,6 +4,7 @@ API, for every claim about start-up, logging, bad updates, a second instance and
 from __future__ import annotations
 
 import os
+import resource
 import signal
 import socket
 import sqlite3
@@ -29,7 +30,9 @@ PRIVATE = {"first_name": "Zelda", "username": "zelda_secret_handle", "text": "my
 class Running:
     """A `python -m bot run` subprocess whose stderr is collected as it comes."""
 
-    def __init__(self, db: Path, server: FakeBotServer | None, **settings: str) -> None:
+    def __init__(
+        self, db: Path, server: FakeBotServer | None, files: int | None = None, **settings: str
+    ) -> None:
         env = clean_env(
             TELEGRAM_BOT_TOKEN=TOKEN,
             GENTLY_DB_PATH=str(db),
@@ -44,6 +47,9 @@ class Running:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
+            preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (files, files)))
+            if files
+            else None,
         )
         self.lines: list[str] = []
         self._said = threading.Condition()
@@ -81,8 +87,10 @@ class Running:
 
 
 @contextmanager
-def bot(db: Path, server: FakeBotServer | None, **settings: str) -> Iterator[Running]:
-    running = Running(db, server, **settings)
+def bot(
+    db: Path, server: FakeBotServer | None, files: int | None = None, **settings: str
+) -> Iterator[Running]:
+    running = Running(db, server, files, **settings)
     try:
         yield running
     finally:
@@ -232,6 +240,32 @@ def test_start_up_failures_are_one_clear_line(tmp_path: Path) -> None:
         with bot(db, server, **webhook) as run:
             assert run.finish() == 1
     assert "cannot listen on 127.0.0.1" in run.lines[-1]
+    assert "Traceback" not in run.text
+
+
+def test_out_of_file_descriptors_is_one_line_a_minute(tmp_path: Path) -> None:
+    """Webhook mode at a low descriptor limit, flooded with connections: accepting fails
+    again and again, and says so once (a minute), with a count, not once per failure."""
+    port = free_port()
+    webhook = {
+        "GENTLY_WEBHOOK_URL": "https://bot.example.org/hook",
+        "GENTLY_WEBHOOK_SECRET": "a-secret-of-enough-length",
+        "GENTLY_WEBHOOK_PORT": str(port),
+    }
+    clients: list[socket.socket] = []
+    with FakeBotServer() as server, bot(tmp_path / "g.sqlite3", server, 64, **webhook) as run:
+        assert run.wait_for_line("running;")
+        try:
+            for _ in range(150):
+                clients.append(socket.create_connection(("127.0.0.1", port), timeout=5))
+            # the connections still waiting make every turn of the loop fail to accept
+            assert run.wait_for_line("open files")
+        finally:
+            for client in clients:
+                client.close()
+        assert run.stop()[0] == 0
+    lines = [line for line in run.lines if "open files" in line]
+    assert len(lines) == 1, f"{len(lines)} lines, first: {lines[:3]}"
     assert "Traceback" not in run.text
 
 

@@ -144,9 +144,18 @@ async def listen(app: Application, settings: Settings):  # type: ignore[no-untyp
             f"({error.strerror or error}); is another process using that port?"
         ) from None
     log.info("webhook listening on %s:%s", settings.webhook_listen, settings.webhook_port)
-    await app.bot.set_webhook(
-        settings.webhook_url, secret_token=settings.webhook_secret, allowed_updates=ALLOWED_UPDATES
-    )
+    try:
+        await app.bot.set_webhook(
+            settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=ALLOWED_UPDATES,
+        )
+    except TelegramError as error:
+        server.stop()
+        raise StartupFailed(
+            f"cannot register the webhook with Telegram ({describe(error)}); "
+            "check GENTLY_WEBHOOK_URL and the network"
+        ) from None
     return server
 
 
