@@ -22,6 +22,7 @@ class FakeBotServer:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.reject_token = False
         self.fail_updates: tuple[int, str] | None = None  # getUpdates answers this error
+        self.failing: dict[str, tuple[int, str]] = {}  # method → the error it answers
         self.updates: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         self._next_id = 1
@@ -36,6 +37,7 @@ class FakeBotServer:
                 status, description = (401, "Unauthorized") if server.reject_token else (200, "")
                 if method == "getUpdates" and server.fail_updates is not None:
                     status, description = server.fail_updates
+                status, description = server.failing.get(method, (status, description))
                 result = server.answer(method, params)
                 body_out = (
                     {"ok": True, "result": result}

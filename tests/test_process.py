@@ -242,6 +242,14 @@ def test_start_up_failures_are_one_clear_line(tmp_path: Path) -> None:
     assert "cannot listen on 127.0.0.1" in run.lines[-1]
     assert "Traceback" not in run.text
 
+    with FakeBotServer() as server:
+        server.failing["setWebhook"] = (400, "Bad Request: bad webhook: HTTPS url must be provided")
+        webhook["GENTLY_WEBHOOK_PORT"] = str(free_port())
+        with bot(db, server, **webhook) as run:
+            assert run.finish() == 1
+    assert "cannot register the webhook with Telegram" in run.lines[-1]
+    assert "Traceback" not in run.text
+
 
 def test_out_of_file_descriptors_is_one_line_a_minute(tmp_path: Path) -> None:
     """Webhook mode at a low descriptor limit, flooded with connections: accepting fails
