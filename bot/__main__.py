@@ -210,14 +210,23 @@ def summary(guide: Guide) -> str:
 
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        with_store(settings.db_path, lambda store: store.backup(args.path))
+    async def copy(store: Store) -> int:
+        await store.backup(args.path)
+        copied = await Store.open_read_only(args.path)
+        try:
+            return (await copied.stats(int(time.time()))).users
+        finally:
+            await copied.close()
+
+    try:  # read-only: a mistyped path is refused, never created or migrated
+        users = with_store(settings.db_path, copy, opener=Store.open_read_only)
     except (FileExistsError, PermissionError) as error:
         print(f"No backup written: {error}", file=sys.stderr)
         return 1
+    source = os.path.abspath(settings.db_path)
     print(
-        f"Backup written to {args.path} (mode 0600). Rotate old backups: each still holds "
-        "users who have since erased themselves."
+        f"Backup of {source} ({users} users) written to {args.path} (mode 0600). Rotate old "
+        "backups: each still holds users who have since erased themselves."
     )
     return 0
 

@@ -161,3 +161,11 @@ async def set_tomorrow(chat: Chat, guide: Guide) -> None:
     await chat.command(ALICE, "/menu")
     await chat.press(ALICE, guide.messages.button("remind"))
     await chat.press(ALICE, guide.messages.reminder("tomorrow"))
+
+
+async def test_a_clean_stop_leaves_no_heartbeat(guide: Guide, db_path: Path) -> None:
+    """`python -m bot health` must not call a stopped bot healthy for two minutes."""
+    async with running(guide, db_path) as chat:
+        await chat.gently.beat()
+        assert check(heartbeat_path(db_path)) is None
+    assert "no heartbeat" in (check(heartbeat_path(db_path)) or "")

@@ -255,6 +255,7 @@ def test_backup_and_stats_commands(tmp_path: Path) -> None:
     copy = tmp_path / "backups" / "copy.sqlite3"
     result = cli(db, "backup", str(copy))
     assert result.returncode == 0, result.stderr
+    assert f"Backup of {db} (20 users)" in result.stdout
     with sqlite3.connect(copy) as raw:
         assert raw.execute("SELECT COUNT(*) FROM users").fetchone()[0] == 20
         assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -265,6 +266,13 @@ def test_backup_and_stats_commands(tmp_path: Path) -> None:
     assert "users stored: 20" in stats.stdout
     assert "active in the last 7 days: 20" in stats.stdout
     assert '"users": 20' in cli(db, "stats", "--json").stdout
+    # pointed at a database that is not there: one line naming it, nothing created
+    missing = tmp_path / "typo" / "gently.sqlite3"
+    for command in (["stats"], ["backup", str(tmp_path / "backups" / "other.sqlite3")]):
+        result = cli(missing, *command)
+        assert result.returncode == 1, command
+        assert str(missing) in result.stderr and len(result.stderr.splitlines()) == 1
+        assert not missing.parent.exists(), command
 
 
 @pytest.mark.process

@@ -141,6 +141,8 @@ class Gently:
                 await self._heartbeat
             self._heartbeat = None
         await self.store.close()
+        # a stopped bot has no heartbeat: `health` must not call it healthy meanwhile
+        heartbeat_path(self.settings.db_path).unlink(missing_ok=True)
         log.info("database closed")
 
     async def _beat_forever(self) -> None:
