@@ -137,18 +137,19 @@ class Store:
             private_folders(path.parent)
             if not path.exists():
                 path.touch(mode=0o600)
-            # SQLite gives the -wal and -shm files the database's mode: keep all private
-            # (best effort: someone else's file is left for its owner to fix)
-            for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
-                if file.exists() and file.stat().st_mode & 0o077:
-                    with contextlib.suppress(OSError):
-                        os.chmod(file, 0o600)
             db = await aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
         except (OSError, sqlite3.Error) as error:
             raise StoreUnavailable(f"cannot open the database at {path}: {error}") from error
         store = cls(db, path)
         store._busy_timeout_ms = int(busy_timeout_ms)
         try:
+            await store._check_ours()  # before anything changes the file
+            # SQLite gives the -wal and -shm files the database's mode: keep all private
+            # (best effort: someone else's file is left for its owner to fix)
+            for file in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+                if file.exists() and file.stat().st_mode & 0o077:
+                    with contextlib.suppress(OSError):
+                        os.chmod(file, 0o600)
             await db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
             await db.execute("PRAGMA journal_mode = WAL")
             # NORMAL in WAL mode: a commit survives a crash of this process; only an OS crash or
@@ -159,10 +160,26 @@ class Store:
             await db.execute("PRAGMA secure_delete = ON")
             await db.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
             await store._migrate(target_version)
-        except sqlite3.Error as error:
-            await db.close()
+        except (sqlite3.Error, StoreUnavailable) as error:
+            await db.close()  # else its thread keeps the process alive
+            if isinstance(error, StoreUnavailable):
+                raise
             raise StoreUnavailable(f"cannot prepare the database at {path}: {error}") from error
         return store
+
+    async def _check_ours(self) -> None:
+        """A Gently database (or an empty one): not another program's SQLite file, and not
+        one a newer version of Gently wrote. Only reads."""
+        version = await self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise StoreUnavailable(
+                f"{self.path} has schema version {version}, newer than this version of Gently "
+                f"knows ({SCHEMA_VERSION}); run the newer version, or restore a backup"
+            )
+        if version == 0 and await self._fetchone("SELECT 1 FROM sqlite_master LIMIT 1"):
+            raise StoreUnavailable(
+                f"{self.path} is another program's SQLite database; refusing to touch it"
+            )
 
     @classmethod
     async def open_read_only(cls, path: Path) -> Store:

@@ -8,6 +8,7 @@ import sqlite3
 import stat
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -351,3 +352,39 @@ async def test_overlapping_erasures_undo_no_other_write(store: Store, db_path: P
             "SELECT COUNT(*) FROM reminders WHERE user_id % 10 = 4 AND sent_at IS NOT NULL"
         ).fetchone()[0]
         assert claimed == rounds
+
+
+async def test_another_programs_database_is_refused_untouched(tmp_path: Path) -> None:
+    foreign = tmp_path / "bookmarks.sqlite3"
+    with sqlite3.connect(foreign) as raw:
+        raw.execute("CREATE TABLE bookmarks (url TEXT)")
+    foreign.chmod(0o644)
+    before = foreign.read_bytes()
+    with pytest.raises(StoreUnavailable, match="another program"):
+        await Store.open(foreign)
+    assert foreign.read_bytes() == before
+    assert stat.S_IMODE(foreign.stat().st_mode) == 0o644
+
+
+async def test_a_database_from_a_newer_version_is_refused_untouched(db_path: Path) -> None:
+    store = await Store.open(db_path)
+    await store.close()
+    with sqlite3.connect(db_path) as raw:
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    before = db_path.read_bytes()
+    with pytest.raises(StoreUnavailable, match="newer than this version"):
+        await Store.open(db_path)
+    assert db_path.read_bytes() == before
+
+
+async def test_an_open_that_fails_partway_leaves_no_thread_behind(db_path: Path) -> None:
+    """A failure after connecting (here: a newer schema) closes the connection, or its
+    thread would keep a short command like `stats` from ever exiting."""
+    store = await Store.open(db_path)
+    await store.close()
+    with sqlite3.connect(db_path) as raw:
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    threads = threading.active_count()
+    with pytest.raises(StoreUnavailable):
+        await Store.open(db_path)
+    assert threading.active_count() == threads
