@@ -116,3 +116,23 @@ async def test_a_double_tap_in_tidy_mode_edits_nothing_twice(guide: Guide, db_pa
         seen = len(chat.api.calls)
         await chat.tap_old(ALICE, next_button)
         assert [c.method for c in chat.api.calls[seen:]] == ["answerCallbackQuery"]
+
+
+async def test_after_a_failed_edit_in_tidy_mode_the_next_tap_edits_again(
+    guide: Guide, db_path: Path
+) -> None:
+    """An edit Telegram failed leaves the message as it was: its fingerprint must not say
+    otherwise, or every later tap on it would be taken for a double tap and edit nothing."""
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        await chat.command(ALICE, "/privacy")
+        await chat.press(ALICE, guide.messages.button("tidy_off"))  # tidy mode on
+        await chat.command(ALICE, "/resume")
+        next_button = chat.last_with_button(ALICE, guide.messages.button("next"))
+        chat.api.fail("editMessageText", 500, "Internal Server Error", ALICE)
+        await chat.tap_old(ALICE, next_button)  # saved, but the message still shows step 1
+        chat.api.clear_failures()
+        seen = len(chat.api.calls)
+        await chat.tap_old(ALICE, next_button)  # stale now: the current step is shown
+        edits = [c for c in chat.api.calls[seen:] if c.method == "editMessageText"]
+        assert edits and "Step 2 of" in edits[0].text

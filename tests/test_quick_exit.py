@@ -120,3 +120,28 @@ async def test_a_quick_exit_is_never_dropped_with_a_full_queue(guide: Guide, db_
         await chat.api.wait_for(lambda calls: bool(deletions(chat)), 5)
         assert set(ids) <= {m for c in deletions(chat) for m in message_ids(c)}
         await asyncio.wait_for(chat.app.update_queue.join(), 60)
+
+
+async def test_a_yes_to_erase_sent_just_before_hide_still_erases(
+    guide: Guide, db_path: Path
+) -> None:
+    """/hide runs ahead of the user's queue; a "Yes, erase everything" already waiting in
+    it must still act when its turn comes, not be taken for an old button."""
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        await chat.command(ALICE, "/delete")
+        call, data = chat.last_with_button(ALICE, guide.messages.button("delete_yes"))
+        assert call.message_id is not None
+        release = chat.api.hold(ALICE)
+        queue = chat.app.update_queue
+        await queue.put(chat.updates.message(ALICE, "hmm"))  # its hint hangs
+        await chat.api.wait_for(lambda calls: len(chat.api.to(ALICE, "sendMessage")) >= 4)
+        await queue.put(chat.updates.tap(ALICE, data, call.message_id))
+        await queue.put(chat.updates.command(ALICE, "/hide"))
+        await chat.api.wait_for(lambda calls: bool(deletions(chat)))
+        release.set()
+        await queue.join()
+        await chat.gently.delivery.settle()
+        stored = await chat.store.chat_contents(ALICE, 0)
+        assert await chat.store.load_user(ALICE) is None
+        assert stored.deletable == ()

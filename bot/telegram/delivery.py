@@ -14,6 +14,7 @@ import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
+from enum import Enum
 from typing import Any
 
 from telegram import Bot, InlineKeyboardMarkup
@@ -41,6 +42,12 @@ warnings.filterwarnings(
 HTML: dict[str, Any] = {"parse_mode": ParseMode.HTML, "link_preview_options": {"is_disabled": True}}
 
 DELETE_BATCH = 100  # deleteMessages takes at most 100 ids
+
+
+class Edited(Enum):
+    SHOWN = "shown"
+    GONE = "gone"
+    FAILED = "failed"
 
 
 class Delivery:
@@ -83,7 +90,12 @@ class Delivery:
         edit = screen.in_place or chat.tidy
         if tapped is not None and edit and chat.tapped_shows == shows:
             return Shown()  # a double tap: the message already shows this
-        if tapped is not None and edit and await self._edit(user_id, tapped, screen.text, markup):
+        edited = Edited.GONE
+        if tapped is not None and edit:
+            edited = await self._edit(user_id, tapped, screen.text, markup)
+        if edited is Edited.FAILED:
+            return Shown()  # what the message shows is unchanged, and so is its fingerprint
+        if edited is Edited.SHOWN:
             if chat.tidy and chat.live not in (None, tapped):
                 self._tidy_away(user_id, chat.live)
             return Shown(edited=tapped, keyboard=bool(screen.rows), shows=shows)
@@ -143,11 +155,12 @@ class Delivery:
 
     async def _edit(
         self, chat_id: int, message_id: int, text: str, markup: InlineKeyboardMarkup | None
-    ) -> bool:
-        """Edit a message in place; False if it cannot be (gone, or too old to edit), so a
-        new message should be sent instead."""
+    ) -> Edited:
+        """Edit a message in place: SHOWN (it shows this now), GONE (it cannot be edited:
+        gone, or too old, so a new message should be sent) or FAILED (it still shows what
+        it showed; the tap is saved, and the next tap edits it again)."""
         if QUIET.get():
-            return True  # it arrived before the user's quick exit: nothing is shown
+            return Edited.FAILED  # it arrived before the user's quick exit: nothing shown
         try:
             await self.call(
                 "editMessageText",
@@ -159,14 +172,16 @@ class Delivery:
             )
         except BadRequest as error:
             if "not modified" in error.message.lower():  # it already shows this
-                return True
+                return Edited.SHOWN
             log.debug("cannot edit, sending anew: %s", error.message)
-            return False
+            return Edited.GONE
         except Forbidden:
             log.debug("ignored Forbidden on an edit")
+            return Edited.FAILED
         except (SendSkipped, TelegramError) as error:
             not_delivered(chat_id, error)
-        return True
+            return Edited.FAILED
+        return Edited.SHOWN
 
     def _in_background(self, call: Awaitable[Any]) -> None:
         task = asyncio.ensure_future(self.quietly(call))

@@ -95,9 +95,11 @@ def handle(guide: Guide, progress: Progress | None, action: Action, token: str =
     action opens a destructive confirmation."""
     if progress is None:
         return _handle_stranger(guide, action)
-    # any action answers or leaves the open confirmation: it is never open again
-    asked, progress = progress.pending, replace(resolve(guide, progress), pending=None)
     verb = action.verb
+    if verb is Verb.HIDE:  # hiding the chat answers nothing: a "yes" sent before it stands
+        return Outcome(resolve(guide, progress), screens.hidden(guide), clear_chat=True)
+    # any other action answers or leaves the open confirmation: it is never open again
+    asked, progress = progress.pending, replace(resolve(guide, progress), pending=None)
     if verb in CONFIRM_VERBS:
         return _confirmed(guide, progress, action, asked, token)
     if verb in (Verb.DELETE, Verb.UNDERAGE):  # under 18 after confirming 18+: erase, if sure
@@ -207,8 +209,6 @@ def _handle_other(guide: Guide, progress: Progress, verb: Verb) -> Outcome:
         tidy = replace(progress, tidy=not progress.tidy)
         notice = guide.messages.notice("tidy_on" if tidy.tidy else "tidy_off")
         return Outcome(tidy, replace(screens.privacy(guide, tidy), in_place=True, notice=notice))
-    if verb is Verb.HIDE:
-        return Outcome(progress, screens.hidden(guide), clear_chat=True)
     if verb is Verb.CANCEL:
         return Outcome(progress, screens.info(guide, "cancelled", True))
     if verb is Verb.REMIND:
