@@ -8,7 +8,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from telegram import Bot
+from telegram import Bot, Update
 
 from bot.content import Guide
 from bot.telegram.ordering import PER_USER, PerUserOrderedProcessor
@@ -112,3 +112,26 @@ async def until_settled(chat: Chat) -> None:
     """Until every update taken in has been handled (its reply sent)."""
     await chat.app.update_queue.join()
     await chat.gently.delivery.settle()
+
+
+def test_spotting_the_quick_exit_never_raises() -> None:
+    """It runs on every update before any handler: a malformed one is not its business."""
+    from bot.telegram.app import is_quick_exit
+
+    bot = Bot("123:TEST")
+    odd = Update.de_json(
+        {
+            "update_id": 1,
+            "callback_query": {
+                "id": "1",
+                "from": {"id": 1, "is_bot": False, "first_name": "x"},
+                "chat_instance": "c",
+                "data": 7,
+            },
+        },
+        bot,
+    )
+    assert odd is not None
+    assert is_quick_exit(odd) is False
+    assert is_quick_exit(object()) is False
+    assert is_quick_exit(Updates(bot).command(1, "/hide")) is True

@@ -170,7 +170,8 @@ def test_a_second_instance_refuses_to_start_naming_the_first(tmp_path: Path) -> 
 
 def test_the_same_database_by_another_name_is_the_same_instance(tmp_path: Path) -> None:
     """A symlink naming the running database meets the first instance's lock; a second
-    hard link is refused outright (two -wal files for one database corrupt it)."""
+    hard link is refused outright (two -wal files for one database corrupt it); renamed
+    under the running bot, it is still locked."""
     db = tmp_path / "g.sqlite3"
     with FakeBotServer() as server, bot(db, server) as first:
         assert polling(server)
@@ -185,6 +186,10 @@ def test_the_same_database_by_another_name_is_the_same_instance(tmp_path: Path) 
         with bot(hard, server) as third:
             assert third.finish(within=30) == 1
         assert "hard link" in third.text and len(third.lines) == 1, third.text
+        os.unlink(db)  # the running database renamed: only the new name is left
+        with bot(hard, server) as fourth:
+            assert fourth.finish(within=30) == 1
+        assert "already has" in fourth.text and len(fourth.lines) == 1, fourth.text
         assert not list((tmp_path / "other").glob("*-wal"))
         assert first.process.poll() is None
         assert first.stop()[0] == 0

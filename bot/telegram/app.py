@@ -188,15 +188,18 @@ class Gently:
 
 
 def is_quick_exit(update: object) -> bool:
-    """/hide, typed or tapped: it runs ahead of the user's own backlog."""
-    if not isinstance(update, Update):
+    """/hide, typed or tapped: it runs ahead of the user's own backlog. Never raises: a
+    malformed update is for the handlers to refuse."""
+    try:
+        if not isinstance(update, Update):
+            return False
+        if update.callback_query is not None:
+            action = decode(update.callback_query.data)
+        else:
+            text = update.message.text if update.message is not None else None
+            action = command_action(text) if isinstance(text, str) else None
+    except Exception:
         return False
-    if update.callback_query is not None:
-        action = decode(update.callback_query.data)
-        return action is not None and action.verb is Verb.HIDE
-    message = update.message
-    text = message.text if message is not None else None
-    action = command_action(text) if text else None
     return action is not None and action.verb is Verb.HIDE
 
 
