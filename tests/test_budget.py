@@ -143,3 +143,25 @@ def test_a_cosmetic_call_never_takes_the_last_token_a_reply_needs() -> None:
     assert drain(budget, 0.1, 0.5) == []  # it would take the last one
     budget.add("reply-2", 7, Lane.REPLY, 0.5)
     assert [item for _, item in drain(budget, 0.5, 0.6)] == ["reply-2"]
+
+
+async def test_a_send_asked_for_after_the_scheduler_stopped_is_skipped_not_stuck() -> None:
+    """Nothing admits sends once the scheduler has stopped: one asked for then must fail
+    at once, or the task that asked would wait forever and hold up the shutdown."""
+    import asyncio
+
+    import pytest
+
+    from bot.telegram.scheduler import SendScheduler, SendSkipped
+
+    scheduler = SendScheduler()
+    await scheduler.initialize()
+    await scheduler.shutdown()
+
+    async def call() -> dict[str, object]:
+        return {}
+
+    with pytest.raises(SendSkipped):
+        await asyncio.wait_for(
+            scheduler.process_request(call, (), {}, "sendMessage", {"chat_id": 1}, None), 5
+        )

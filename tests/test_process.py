@@ -320,7 +320,10 @@ def test_sigterm_under_load_commits_every_received_tap_within_the_grace(
         finally:
             holder.execute("ROLLBACK")
             holder.close()
-        code = running.finish(within=30)
+        try:
+            code = running.finish(within=30)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("no exit 30 s after SIGTERM:\n" + tail(running)) from None
         took = time.monotonic() - start
         offsets = [int(p.get("offset") or 0) for m, p in server.calls if m == "getUpdates"]
     assert code == 0, running.text
@@ -331,6 +334,11 @@ def test_sigterm_under_load_commits_every_received_tap_within_the_grace(
         stored = {row[0] for row in raw.execute("SELECT user_id FROM users")}
     assert set(received) <= stored
     assert "Traceback" not in running.text
+
+
+def tail(running: Running) -> str:
+    """The bot's last lines but its DEBUG chatter, for a failure to explain itself."""
+    return "".join(line for line in running.lines if " DEBUG " not in line)[-4000:]
 
 
 def count_users(db: Path) -> int:

@@ -140,8 +140,8 @@ class SendScheduler(BaseRateLimiter[Send]):
                     raise
 
     async def _admitted(self, chat_id: int | None, lane: Lane) -> None:
-        if self._closing_at is not None and self._clock() >= self._closing_at:
-            self.unsent_at_stop += 1
+        if self._stopped or (self._closing_at is not None and self._clock() >= self._closing_at):
+            self.unsent_at_stop += 1  # stopped: nothing would ever admit it
             raise SendSkipped("the bot is stopping")
         ticket = _Ticket()
         for replaced in self._budget.add(ticket, chat_id, lane, self._clock()):
