@@ -11,8 +11,9 @@ from pathlib import Path
 from telegram import Bot, Update
 
 from bot.content import Guide
+from bot.telegram.app import intake_full
 from bot.telegram.ordering import PER_USER, PerUserOrderedProcessor
-from bot.telegram.polling import MAX_BACKLOG, PollingBot
+from bot.telegram.polling import MAX_RECEIVED, PollingBot
 from bot.telegram.webhook import Intake, listener
 from tests.helpers import free_port, until
 from tests.offline import OfflineBotAPI, Updates
@@ -61,7 +62,9 @@ async def test_the_webhook_refuses_above_the_backlog_and_loses_nothing_it_accept
     async with running(guide, db_path, api=api) as chat:
         bot = chat.app.bot
         assert isinstance(bot, PollingBot)
-        intake = Intake(bot.backlog)
+        processor = chat.app.update_processor
+        assert isinstance(processor, PerUserOrderedProcessor)
+        intake = Intake(intake_full(chat.app, processor))
         port = free_port()
         server = listener(bot, chat.app.update_queue, "/hook", SECRET, intake=intake)
         server.listen(port, address="127.0.0.1")
@@ -74,7 +77,7 @@ async def test_the_webhook_refuses_above_the_backlog_and_loses_nothing_it_accept
             body = json.dumps(chat.updates.tap(user, "g1:c:en").to_dict()).encode()
             async with in_flight:
                 status = await raw_post(port, "/hook", body, SECRET)
-            peak = max(peak, bot.backlog())
+            peak = max(peak, chat.app.update_queue.qsize() + processor.received)
             return status
 
         try:
@@ -85,7 +88,7 @@ async def test_the_webhook_refuses_above_the_backlog_and_loses_nothing_it_accept
         accepted = {u for u, code in zip(range(1, N + 1), codes, strict=True) if code == 200}
         assert set(codes) == {200, 503}
         assert intake.refused == N - len(accepted)
-        assert peak <= MAX_BACKLOG + 100  # at most the requests in flight over the limit
+        assert peak <= MAX_RECEIVED + 100  # at most the requests in flight over the limit
         with sqlite3.connect(db_path) as raw:
             stored = {row[0] for row in raw.execute("SELECT user_id FROM users")}
         assert stored == accepted
@@ -135,3 +138,32 @@ def test_spotting_the_quick_exit_never_raises() -> None:
     assert is_quick_exit(odd) is False
     assert is_quick_exit(object()) is False
     assert is_quick_exit(Updates(bot).command(1, "/hide")) is True
+
+
+async def test_intake_also_waits_when_too_much_was_received_to_finish_at_a_stop() -> None:
+    """60 users with 10 updates each behind a reply that hangs: only 60 could run, yet 600
+    were received; a stop must commit every one within Docker's grace, so fetching waits."""
+    processor = PerUserOrderedProcessor()
+    updates = Updates(Bot("123:TEST"))
+    gate = asyncio.Event()
+
+    async def hangs() -> None:
+        await gate.wait()
+
+    class App:
+        update_queue: asyncio.Queue[object] = asyncio.Queue()
+
+    full = intake_full(App(), processor)  # type: ignore[arg-type]
+    work = [
+        asyncio.ensure_future(
+            processor.do_process_update(updates.command(user, "/resume"), hangs())
+        )
+        for user in range(1, 61)
+        for _ in range(10)
+    ]
+    await until(lambda: processor.received == 600)
+    assert processor.runnable == 60
+    assert full()
+    gate.set()
+    await asyncio.gather(*work)
+    assert not full()

@@ -39,7 +39,7 @@ from bot.telegram.codec import decode
 from bot.telegram.delivery import Delivery
 from bot.telegram.handlers import Handlers
 from bot.telegram.ordering import PerUserOrderedProcessor
-from bot.telegram.polling import PollingBot
+from bot.telegram.polling import MAX_BACKLOG, MAX_RECEIVED, PollingBot
 from bot.telegram.reminders import ReminderTimer
 from bot.telegram.scheduler import SendScheduler
 from bot.walkthrough import Verb
@@ -187,6 +187,22 @@ class Gently:
         return state
 
 
+def intake_full(
+    app: Application,  # type: ignore[type-arg]
+    ordered: PerUserOrderedProcessor | None,
+) -> Callable[[], bool]:
+    """Whether fetching (or accepting) more updates must wait: too many could run now, or
+    too many were received and not yet handled for a stop to commit them all in time."""
+
+    def full() -> bool:
+        queued = app.update_queue.qsize()
+        if ordered is None:
+            return queued > MAX_BACKLOG
+        return queued + ordered.runnable > MAX_BACKLOG or queued + ordered.received > MAX_RECEIVED
+
+    return full
+
+
 def is_quick_exit(update: object) -> bool:
     """/hide, typed or tapped: it runs ahead of the user's own backlog. Never raises: a
     malformed update is for the handlers to refuse."""
@@ -295,9 +311,7 @@ def assemble(
     reminders = ReminderTimer(store, runtime, delivery, clock, schedule_changed, health)
     app = ApplicationBuilder().bot(bot).concurrent_updates(processor).job_queue(None).build()
     ordered = processor if isinstance(processor, PerUserOrderedProcessor) else None
-    bot.watch_backlog(
-        lambda: app.update_queue.qsize() + (ordered.runnable if ordered is not None else 0)
-    )
+    bot.watch_intake(intake_full(app, ordered))
     register(
         app,
         Handlers(guides, runtime, delivery, partial(stats_apart, store.path)),

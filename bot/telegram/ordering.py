@@ -69,6 +69,7 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
         self._urgent = urgent
         self._quiet_below: dict[int, int] = {}  # user → the update id of their quick exit
         self.dropped = 0  # since start, for the operator
+        self.received = 0  # taken in and not yet handled (dropped ones are handled)
 
     @property
     def runnable(self) -> int:
@@ -77,6 +78,13 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
         return len(self._pending) + self._others
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        self.received += 1
+        try:
+            await self._process(update, coroutine)
+        finally:
+            self.received -= 1
+
+    async def _process(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = ordering_key(update)
         if key is None:
             self._others += 1

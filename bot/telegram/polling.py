@@ -23,12 +23,15 @@ from telegram.ext import ExtBot
 
 log = logging.getLogger(__name__)
 CONFLICT_LOG_EVERY = 300  # seconds
-MAX_BACKLOG = 200  # updates received but not yet handled, before fetching more
+# Before fetching more: updates that could run now (one per user with a backlog) ...
+MAX_BACKLOG = 200
+# ... and all received but not yet handled: a stop commits every one within Docker's 10 s
+MAX_RECEIVED = 500
 
 
 class PollingBot(ExtBot[Any]):
     # ExtBot uses __slots__; these are this subclass's own
-    __slots__ = ("_backlog", "_conflict_logged", "_last_fetch", "_outage_since", "_skip_through")
+    __slots__ = ("_conflict_logged", "_full", "_last_fetch", "_outage_since", "_skip_through")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -36,7 +39,7 @@ class PollingBot(ExtBot[Any]):
         self._outage_since: float | None = None
         self._skip_through = -1
         self._conflict_logged = float("-inf")
-        self._backlog: Callable[[], int] = lambda: 0
+        self._full: Callable[[], bool] = lambda: False
 
     async def get_updates(  # type: ignore[override]
         self,
@@ -53,7 +56,7 @@ class PollingBot(ExtBot[Any]):
     ) -> tuple[Update, ...]:
         # Updates fetched are acknowledged to Telegram: keep the backlog small, so a stop
         # can always finish it, and let Telegram hold the rest meanwhile.
-        while self.backlog() > MAX_BACKLOG:  # noqa: ASYNC110 (a queue has no "shorter" event)
+        while self._full():  # noqa: ASYNC110 (a queue has no "shorter" event)
             await asyncio.sleep(0.1)
         try:
             return await self._fetch(
@@ -131,11 +134,9 @@ class PollingBot(ExtBot[Any]):
                 updates.append(update)
         return tuple(updates)
 
-    def backlog(self) -> int:
-        return self._backlog()
-
-    def watch_backlog(self, count: Callable[[], int]) -> None:
-        self._backlog = count
+    def watch_intake(self, full: Callable[[], bool]) -> None:
+        """What says the bot has taken in as much as it may before handling it."""
+        self._full = full
 
     @property
     def last_fetch(self) -> float | None:

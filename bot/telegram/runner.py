@@ -24,7 +24,8 @@ from bot.config import Settings
 from bot.content import Guides
 from bot.instance import InstanceLock, StartupFailed
 from bot.store import check_database_file
-from bot.telegram.app import ALLOWED_UPDATES, Gently, create_gently
+from bot.telegram.app import ALLOWED_UPDATES, Gently, create_gently, intake_full
+from bot.telegram.ordering import PerUserOrderedProcessor
 from bot.telegram.polling import PollingBot, describe
 from bot.telegram.webhook import Intake, listener
 
@@ -128,13 +129,15 @@ async def listen(app: Application, settings: Settings):  # type: ignore[no-untyp
     assert settings.webhook_url and settings.webhook_secret
     bot = app.bot
     assert isinstance(bot, PollingBot)
+    processor = app.update_processor
+    ordered = processor if isinstance(processor, PerUserOrderedProcessor) else None
     server = listener(
         bot,
         app.update_queue,
         urlsplit(settings.webhook_url).path,
         settings.webhook_secret,
         accepting=lambda: app.running,
-        intake=Intake(bot.backlog),
+        intake=Intake(intake_full(app, ordered)),
     )
     try:
         server.listen(settings.webhook_port, address=settings.webhook_listen)

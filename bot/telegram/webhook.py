@@ -21,8 +21,6 @@ import tornado.web
 from telegram import Bot, Update
 from tornado.httpserver import HTTPServer
 
-from bot.telegram.polling import MAX_BACKLOG
-
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024  # Telegram's updates are a few KB
@@ -96,15 +94,15 @@ class _Quiet(tornado.web.Application):
 
 @dataclass
 class Intake:
-    """How much the bot has taken in and not yet handled, as polling measures it: above
-    `MAX_BACKLOG` an update is refused with 503 (counted), so the webhook never queues
+    """Whether the bot has taken in as much as it may before handling it, as polling
+    measures it: then an update is refused with 503 (counted), so the webhook never queues
     without limit."""
 
-    backlog: Callable[[], int] = lambda: 0
+    full: Callable[[], bool] = lambda: False
     refused: int = 0
 
     def busy(self) -> bool:
-        return self.backlog() > MAX_BACKLOG
+        return self.full()
 
 
 def listener(
