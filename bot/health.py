@@ -78,7 +78,7 @@ class Health:
 
 
 def heartbeat_path(db_path: Path) -> Path:
-    return Path(db_path).parent / "heartbeat"
+    return Path(f"{db_path}.heartbeat")  # one per database, even two in one folder
 
 
 def beat(path: Path, state: Beat) -> None:
