@@ -170,13 +170,17 @@ class Store:
     async def _check_ours(self) -> None:
         """A Gently database (or an empty one): not another program's SQLite file, and not
         one a newer version of Gently wrote. Only reads."""
-        version = await self.schema_version()
+        try:
+            version = await self.schema_version()
+            has_tables = await self._fetchone("SELECT 1 FROM sqlite_master LIMIT 1")
+        except StoreUnavailable as error:
+            raise StoreUnavailable(f"{self.path} is damaged ({error})") from None
         if version > SCHEMA_VERSION:
             raise StoreUnavailable(
                 f"{self.path} has schema version {version}, newer than this version of Gently "
                 f"knows ({SCHEMA_VERSION}); run the newer version, or restore a backup"
             )
-        if version == 0 and await self._fetchone("SELECT 1 FROM sqlite_master LIMIT 1"):
+        if version == 0 and has_tables:
             raise StoreUnavailable(
                 f"{self.path} is another program's SQLite database; refusing to touch it"
             )

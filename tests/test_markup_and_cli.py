@@ -82,6 +82,7 @@ def test_an_unexpected_error_goes_through_the_redacting_log(tmp_path: Path) -> N
     """A crash inside a command is logged through the formatter: the token is scrubbed
     even from the traceback."""
     where = f"/dev/null/{TOKEN}/copy.sqlite3"  # cannot be created: an OSError nobody expects
+    (tmp_path / "g").touch()  # an empty database
     result = cli("backup", where, TELEGRAM_BOT_TOKEN=TOKEN, GENTLY_DB_PATH=str(tmp_path / "g"))
     assert result.returncode == 1
     assert "Gently stopped on an unexpected error" in result.stderr
