@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import aiosqlite
 
@@ -192,7 +193,8 @@ class Store:
         connection. The bot's checkpoint does not wait for it (see `checkpoint`)."""
         path = existing_file(path)
         try:
-            db = await aiosqlite.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None)
+            uri = f"file:{quote(str(path))}?mode=ro"  # a ? # or % in the path is part of it
+            db = await aiosqlite.connect(uri, uri=True, isolation_level=None)
         except sqlite3.Error as error:
             raise StoreUnavailable(f"cannot open the database at {path}: {error}") from error
         return cls(db, path)
@@ -567,7 +569,8 @@ class Store:
             try:
                 result = work(connection)
             except BaseException:
-                connection.execute("ROLLBACK")
+                if connection.in_transaction:  # SQLite may have rolled back already
+                    connection.execute("ROLLBACK")
                 raise
             connection.execute("COMMIT")
             return result

@@ -165,3 +165,35 @@ async def test_a_send_asked_for_after_the_scheduler_stopped_is_skipped_not_stuck
         await asyncio.wait_for(
             scheduler.process_request(call, (), {}, "sendMessage", {"chat_id": 1}, None), 5
         )
+
+
+async def test_the_quick_exits_deletions_wait_out_a_retry_after() -> None:
+    """Telegram asking to slow down must not drop a /hide or /delete batch: after /delete
+    its ids are gone from the ledger and could never be tried again."""
+    import asyncio
+
+    from telegram.error import RetryAfter
+
+    from bot.telegram.scheduler import Send, SendScheduler
+
+    scheduler = SendScheduler()
+    await scheduler.initialize()
+    attempts = 0
+
+    async def call() -> bool:
+        nonlocal attempts
+        attempts += 1
+        if attempts == 1:
+            raise RetryAfter(0.01)
+        return True
+
+    try:
+        answer = await asyncio.wait_for(
+            scheduler.process_request(
+                call, (), {}, "deleteMessages", {"chat_id": 1}, Send(Lane.URGENT)
+            ),
+            5,
+        )
+    finally:
+        await scheduler.shutdown()
+    assert answer is True and attempts == 2

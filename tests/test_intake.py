@@ -138,6 +138,8 @@ def test_spotting_the_quick_exit_never_raises() -> None:
     assert is_quick_exit(odd) is False
     assert is_quick_exit(object()) is False
     assert is_quick_exit(Updates(bot).command(1, "/hide")) is True
+    in_a_group = Updates(bot).message(1, "/hide", chat_id=-100, kind="group")
+    assert is_quick_exit(in_a_group) is False  # refused there; the private queue untouched
 
 
 async def test_intake_also_waits_when_too_much_was_received_to_finish_at_a_stop() -> None:

@@ -384,7 +384,23 @@ async def test_an_open_that_fails_partway_leaves_no_thread_behind(db_path: Path)
     await store.close()
     with sqlite3.connect(db_path) as raw:
         raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    threads = threading.active_count()
+    before = set(threading.enumerate())
     with pytest.raises(StoreUnavailable):
         await Store.open(db_path)
-    assert threading.active_count() == threads
+    started = [thread for thread in threading.enumerate() if thread not in before]
+    for thread in started:
+        thread.join(timeout=5)
+    assert not [thread for thread in started if thread.is_alive()]
+
+
+async def test_a_read_only_open_takes_the_path_as_it_is(tmp_path: Path) -> None:
+    folder = tmp_path / "odd ?#% name"
+    folder.mkdir()
+    store = await Store.open(folder / "g.sqlite3")
+    await store.save(7, Progress(step_id="collect.why"), NOW)
+    await store.close()
+    reader = await Store.open_read_only(folder / "g.sqlite3")
+    try:
+        assert (await reader.stats(NOW)).users == 1
+    finally:
+        await reader.close()

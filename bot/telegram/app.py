@@ -12,7 +12,7 @@ from functools import partial
 from pathlib import Path
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, LinkPreviewOptions, Update
-from telegram.constants import ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
     Application,
@@ -209,6 +209,9 @@ def is_quick_exit(update: object) -> bool:
     try:
         if not isinstance(update, Update):
             return False
+        chat = update.effective_chat
+        if chat is None or chat.type != ChatType.PRIVATE:
+            return False  # a /hide typed in a group is refused there, and hides nothing
         if update.callback_query is not None:
             action = decode(update.callback_query.data)
         else:

@@ -136,7 +136,8 @@ class SendScheduler(BaseRateLimiter[Send]):
                 log.warning("Telegram asked to slow down for %ss (chat %s)", seconds, chat)
                 self._wake.set()
                 paused += seconds
-                if send.lane is not Lane.REPLY or paused > REPLY_PATIENCE:
+                waits = send.lane in (Lane.URGENT, Lane.REPLY)  # a reminder is rescheduled
+                if not waits or paused > REPLY_PATIENCE:
                     raise
 
     async def _admitted(self, chat_id: int | None, lane: Lane) -> None:

@@ -75,7 +75,7 @@ class UpdateHandler(tornado.web.RequestHandler):
         if not self.accepting():
             self.set_status(503)  # stopping: Telegram will deliver it again later
             return
-        if self.intake.busy():
+        if self.intake.full():
             self.intake.refused += 1  # Telegram delivers it again later, as when polling waits
             self.set_status(503)
             return
@@ -100,9 +100,6 @@ class Intake:
 
     full: Callable[[], bool] = lambda: False
     refused: int = 0
-
-    def busy(self) -> bool:
-        return self.full()
 
 
 def listener(
