@@ -53,11 +53,13 @@ async def test_hide_jumps_forty_queued_updates_and_goes_newest_first(
         took = time.monotonic() - started
         first = deletions(chat)[0]
         assert max(message_ids(first)) == max(ids) and set(message_ids(first)) == newest
-        replies_before = len(chat.api.to(ALICE, "sendMessage"))
         await queue.join()
         await chat.gently.delivery.settle()
-        # the forty were committed (they only read here) but showed nothing after the hide
-        assert len(chat.api.to(ALICE, "sendMessage")) <= replies_before + 1  # one in flight
+        # the forty showed nothing after the hide, and a reply on its way then was deleted
+        # as soon as it landed: nothing sent since the hide is still in the chat
+        hidden_at = next(c.made for c in chat.api.calls if c.method == "deleteMessages")
+        later = {c.message_id for c in chat.api.to(ALICE, "sendMessage") if c.made > hidden_at}
+        assert not later & chat.in_chat(ALICE)
     assert took < 1.0, f"the newest 100 went after {took:.2f}s"
 
 
@@ -145,3 +147,22 @@ async def test_a_yes_to_erase_sent_just_before_hide_still_erases(
         stored = await chat.store.chat_contents(ALICE, 0)
         assert await chat.store.load_user(ALICE) is None
         assert stored.deletable == ()
+
+
+async def test_a_reply_on_its_way_when_hide_runs_is_deleted_when_it_lands(
+    guide: Guide, db_path: Path
+) -> None:
+    async with running(guide, db_path) as chat:
+        await fill_chat(chat, 5)
+        release = chat.api.hold(ALICE)
+        queue = chat.app.update_queue
+        sent = len(chat.api.to(ALICE, "sendMessage"))
+        await queue.put(chat.updates.command(ALICE, "/progress"))
+        await chat.api.wait_for(lambda calls: len(chat.api.to(ALICE, "sendMessage")) > sent)
+        await queue.put(chat.updates.command(ALICE, "/hide"))  # the reply is still on its way
+        await chat.api.wait_for(lambda calls: bool(deletions(chat)))
+        release.set()
+        await queue.join()
+        await chat.gently.delivery.settle()
+        on_its_way = chat.api.to(ALICE, "sendMessage")[-1].message_id
+        assert on_its_way not in chat.in_chat(ALICE)

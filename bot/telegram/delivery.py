@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -58,6 +59,9 @@ class Delivery:
         self.bot = bot
         self.guides = guides
         self._scheduler = scheduler
+        # chat → when it was last cleared (monotonic): a send already on its way then is
+        # deleted as soon as it lands. Only recent ones are kept.
+        self._cleared_at: dict[int, float] = {}
         self._background: set[asyncio.Future[None]] = set()
 
     async def show(
@@ -126,6 +130,7 @@ class Delivery:
         someone is looking at goes first)."""
         if self._scheduler is not None:
             self._scheduler.clear_chat(user_id)
+        self._note_cleared(user_id)
         newest_first = sorted(message_ids, reverse=True)
         batches = [
             newest_first[start : start + DELETE_BATCH]
@@ -133,6 +138,12 @@ class Delivery:
         ]
         done = await asyncio.gather(*(self.delete(user_id, b, Lane.URGENT) for b in batches))
         return tuple(message for removed in done for message in removed)
+
+    def _note_cleared(self, chat_id: int) -> None:
+        now = time.monotonic()
+        if len(self._cleared_at) > 1000:  # a bound: a send takes seconds, not minutes
+            self._cleared_at = {c: t for c, t in self._cleared_at.items() if now - t < 60}
+        self._cleared_at[chat_id] = now
 
     async def delete(self, chat_id: int, message_ids: Sequence[int], lane: Lane) -> tuple[int, ...]:
         """Delete messages, up to 100 a call (Telegram skips ids it cannot find); returns
@@ -206,6 +217,7 @@ class Delivery:
     ) -> Shown:
         if QUIET.get():
             return Shown()  # it arrived before the user's quick exit: the chat stays clear
+        asked = time.monotonic()
         try:
             sent = await self.call(
                 "sendMessage", chat_id=chat_id, text=text, reply_markup=markup, **HTML
@@ -215,7 +227,11 @@ class Delivery:
         except (SendSkipped, TelegramError) as error:
             not_delivered(chat_id, error)
             return Shown()
-        return Shown(int(sent["message_id"]))
+        message_id = int(sent["message_id"])
+        landed_late = self._cleared_at.get(chat_id, float("-inf")) > asked  # after a /hide
+        if landed_late and await self.delete(chat_id, [message_id], Lane.URGENT):
+            return Shown()
+        return Shown(message_id)
 
     async def text(self, chat_id: int, text: str) -> Shown:
         """A plain message without buttons: its id if it was sent, or that the user
