@@ -171,6 +171,7 @@ async def test_the_quick_exits_deletions_wait_out_a_retry_after() -> None:
     """Telegram asking to slow down must not drop a /hide or /delete batch: after /delete
     its ids are gone from the ledger and could never be tried again."""
     import asyncio
+    import datetime as dt
 
     from telegram.error import RetryAfter
 
@@ -184,7 +185,7 @@ async def test_the_quick_exits_deletions_wait_out_a_retry_after() -> None:
         nonlocal attempts
         attempts += 1
         if attempts == 1:
-            raise RetryAfter(0.01)
+            raise RetryAfter(dt.timedelta(milliseconds=10))
         return True
 
     try:
