@@ -13,6 +13,11 @@ from tests.helpers import FakeClock
 from tests.telegram_helpers import Chat, running
 
 ALICE = 1001
+# each destructive confirmation: the command that asks, its "yes" button, its question
+CONFIRMATIONS = pytest.mark.parametrize(
+    ("command", "yes", "text_key"),
+    [("/delete", "delete_yes", "delete_confirm"), ("/restart", "restart_yes", "restart_confirm")],
+)
 
 
 async def walk_on(chat: Chat, guide: Guide, taps: int) -> None:
@@ -27,10 +32,7 @@ def asked_anew(chat: Chat, guide: Guide, text_key: str) -> bool:
     ] == guide.messages.notice("confirm_again")
 
 
-@pytest.mark.parametrize(
-    ("command", "yes", "text_key"),
-    [("/delete", "delete_yes", "delete_confirm"), ("/restart", "restart_yes", "restart_confirm")],
-)
+@CONFIRMATIONS
 async def test_an_old_confirmation_button_acts_only_after_a_new_confirmation(
     guide: Guide, db_path: Path, command: str, yes: str, text_key: str
 ) -> None:
@@ -63,10 +65,7 @@ async def acted(chat: Chat, guide: Guide, yes: str) -> bool:
     return after is not None and after.step_id == guide.first_step.id
 
 
-@pytest.mark.parametrize(
-    ("command", "yes", "text_key"),
-    [("/delete", "delete_yes", "delete_confirm"), ("/restart", "restart_yes", "restart_confirm")],
-)
+@CONFIRMATIONS
 async def test_a_confirmation_expires(
     guide: Guide, db_path: Path, command: str, yes: str, text_key: str
 ) -> None:
