@@ -303,7 +303,9 @@ def assemble(
         settings.token,
         base_url=settings.base_url or TELEGRAM,
         request=request or HTTPXRequest(connection_pool_size=256),
-        get_updates_request=request or HTTPXRequest(connection_pool_size=1),
+        # two: the long poll cancelled at a stop may hold one while PTB's last getUpdates
+        # (marking the fetched updates read) needs another
+        get_updates_request=request or HTTPXRequest(connection_pool_size=2),
         defaults=DEFAULTS,
         rate_limiter=scheduler,
     )

@@ -112,10 +112,18 @@ class PollingBot(ExtBot[Any]):
                 "getUpdates",
                 data,
                 read_timeout=base + (timeout or 0),
-                write_timeout=write_timeout,
-                connect_timeout=connect_timeout,
-                pool_timeout=pool_timeout,
                 api_kwargs=api_kwargs,
+                # None would mean "wait forever": PTB's request defaults apply instead. The
+                # last getUpdates at a stop waited forever for the pool's one connection.
+                **{
+                    name: value
+                    for name, value in (
+                        ("write_timeout", write_timeout),
+                        ("connect_timeout", connect_timeout),
+                        ("pool_timeout", pool_timeout),
+                    )
+                    if value is not None
+                },
             )
         except NetworkError as error:
             if self._outage_since is None:
