@@ -8,6 +8,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 from telegram import Bot, Update
 
 from bot.content import Guide
@@ -169,3 +170,22 @@ async def test_intake_also_waits_when_too_much_was_received_to_finish_at_a_stop(
     gate.set()
     await asyncio.gather(*work)
     assert not full()
+
+
+async def test_get_updates_never_asks_to_wait_forever(monkeypatch: pytest.MonkeyPatch) -> None:
+    """PTB's last getUpdates at a stop passes no timeouts: they must fall back to the
+    request's defaults, not to None, which means wait forever (for a pool connection the
+    cancelled long poll may still hold), and a stop would hang."""
+    seen: dict[str, object] = {}
+
+    async def post(self: object, endpoint: str, data: object, **kwargs: object) -> list[object]:
+        seen.update(kwargs)
+        return []
+
+    monkeypatch.setattr(PollingBot, "_post", post)
+    bot = PollingBot("123:TEST", request=OfflineBotAPI(), get_updates_request=OfflineBotAPI())
+    await bot.get_updates(offset=5, timeout=0)
+    assert all(
+        seen.get(name, "default") is not None
+        for name in ("pool_timeout", "connect_timeout", "write_timeout")
+    )
