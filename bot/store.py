@@ -299,10 +299,7 @@ class Store:
                 connection.execute(f"PRAGMA busy_timeout = {timeout}")
             return not busy
 
-        try:
-            done: bool = await self._db._execute(truncate, self._db._conn)  # type: ignore[no-untyped-call]
-        except sqlite3.Error as error:
-            raise StoreUnavailable(str(error)) from error
+        done = await self._on_thread(truncate)
         self.checkpoint_owed = not done
         return done
 
@@ -575,10 +572,13 @@ class Store:
             connection.execute("COMMIT")
             return result
 
+        return await self._on_thread(transaction)
+
+    async def _on_thread(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work` on the database thread in one call. aiosqlite has no public way to;
+        _execute is the one every public method uses (pinned below 0.23 in pyproject)."""
         try:
-            # aiosqlite has no public way to run a function on its thread; _execute is the
-            # one every public method uses (pinned below 0.23 in pyproject.toml)
-            result: T = await self._db._execute(transaction, self._db._conn)  # type: ignore[no-untyped-call]
+            result: T = await self._db._execute(work, self._db._conn)  # type: ignore[no-untyped-call]
         except sqlite3.Error as error:
             raise StoreUnavailable(str(error)) from error
         return result

@@ -10,6 +10,7 @@ from bench.workload import progress_of
 from bot.content import Guide
 from bot.runtime import CONFIRM_FOR
 from tests.helpers import FakeClock
+from tests.offline import Call
 from tests.telegram_helpers import Chat, running
 
 ALICE = 1001
@@ -98,16 +99,21 @@ async def test_an_old_under_18_button_asks_before_erasing(guide: Guide, db_path:
         assert await progress_of(chat.store, ALICE) is None
 
 
+async def in_tidy_mode(chat: Chat, guide: Guide) -> tuple[Call, str]:
+    """A user at the first step with tidy mode on; returns its "next" button."""
+    await chat.begin(ALICE)
+    await chat.command(ALICE, "/privacy")
+    await chat.press(ALICE, guide.messages.button("tidy_off"))  # tidy mode on
+    await chat.command(ALICE, "/resume")
+    return chat.last_with_button(ALICE, guide.messages.button("next"))
+
+
 async def test_a_double_tap_in_tidy_mode_edits_nothing_twice(guide: Guide, db_path: Path) -> None:
     """Both callback queries of a double tap carry the same button of the same message;
     the second must not edit the message to what it already shows (Telegram refuses that
     with "message is not modified"), nor send anything: it is only answered."""
     async with running(guide, db_path) as chat:
-        await chat.begin(ALICE)
-        await chat.command(ALICE, "/privacy")
-        await chat.press(ALICE, guide.messages.button("tidy_off"))  # tidy mode on
-        await chat.command(ALICE, "/resume")
-        next_button = chat.last_with_button(ALICE, guide.messages.button("next"))
+        next_button = await in_tidy_mode(chat, guide)
         seen = len(chat.api.calls)
         await chat.tap_old(ALICE, next_button)
         first = sorted(c.method for c in chat.api.calls[seen:])
@@ -123,11 +129,7 @@ async def test_after_a_failed_edit_in_tidy_mode_the_next_tap_edits_again(
     """An edit Telegram failed leaves the message as it was: its fingerprint must not say
     otherwise, or every later tap on it would be taken for a double tap and edit nothing."""
     async with running(guide, db_path) as chat:
-        await chat.begin(ALICE)
-        await chat.command(ALICE, "/privacy")
-        await chat.press(ALICE, guide.messages.button("tidy_off"))  # tidy mode on
-        await chat.command(ALICE, "/resume")
-        next_button = chat.last_with_button(ALICE, guide.messages.button("next"))
+        next_button = await in_tidy_mode(chat, guide)
         chat.api.fail("editMessageText", 500, "Internal Server Error", ALICE)
         await chat.tap_old(ALICE, next_button)  # saved, but the message still shows step 1
         chat.api.clear_failures()
