@@ -24,6 +24,7 @@ import tempfile
 import time
 import warnings
 from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ from bot.config import Settings
 from bot.content import Guide, Guides, load_guide
 from bot.telegram.app import Gently, create_gently
 from bot.telegram.codec import encode
+from bot.walkthrough import Action, Verb
 from tests.offline import OfflineBotAPI, Updates
 
 TOKEN = "123456:BENCH"
@@ -43,11 +45,16 @@ REPLIES = {"sendMessage", "editMessageText"}
 class TimedAPI(OfflineBotAPI):
     """Records when each chat's replies complete, and which reminders went out."""
 
-    def __init__(self, latency: float, reminder_text: str) -> None:
-        super().__init__(latency=latency, record=False)
+    def __init__(self, latency: float, reminder_text: str, record: bool = False) -> None:
+        super().__init__(latency=latency, record=record)
         self.tapped: dict[int, deque[float]] = defaultdict(deque)
         self.waits: dict[int, list[float]] = defaultdict(list)
+        self.answered: list[tuple[float, float]] = []  # (when tapped, wait) of every reply
         self.reminders: dict[int, int] = defaultdict(int)
+        self.reminder_times: list[float] = []
+        self.clear_times: list[float] = []  # an old keyboard cleared
+        self.cleared: dict[int, int] = defaultdict(int)
+        self.deletions: list[tuple[float, list[int]]] = []  # (when answered, message ids)
         self.reminder_text = reminder_text
         self.sends: deque[float] = deque()  # start times of every rate-limited call
         self.replied = asyncio.Event()
@@ -63,9 +70,19 @@ class TimedAPI(OfflineBotAPI):
         chat = int(params.get("chat_id", 0) or 0)
         if name == "sendMessage" and params.get("text") == self.reminder_text:
             self.reminders[chat] += 1
+            self.reminder_times.append(time.perf_counter())
+            self.replied.set()
+        elif name == "editMessageReplyMarkup":
+            self.clear_times.append(time.perf_counter())
+            self.cleared[chat] += 1
+        elif name == "deleteMessages":
+            self.deletions.append((time.perf_counter(), list(params.get("message_ids", []))))
             self.replied.set()
         elif name in REPLIES and self.tapped[chat]:
-            self.waits[chat].append(time.perf_counter() - self.tapped[chat].popleft())
+            tapped = self.tapped[chat].popleft()
+            wait = time.perf_counter() - tapped
+            self.waits[chat].append(wait)
+            self.answered.append((tapped, wait))
             self.replied.set()
         return answer
 
@@ -108,11 +125,14 @@ async def tap(
     offered: float,
     seconds: float,
     flood: int = 0,
+    step: dict[int, int] | None = None,
 ) -> dict[str, Any]:
-    """Open-loop taps: one every 1/offered s, users in turn, each along the guide."""
+    """Open-loop taps: one every 1/offered s, users in turn, each along the guide (from
+    where `step` says each user stands, which it moves forward: pass the same one to
+    later calls, so their taps are not stale repeats)."""
     factory = Updates(app.bot)
-    plan = script(guide, 200)
-    step: dict[int, int] = defaultdict(int)
+    plan = forward_plan(guide)
+    step = defaultdict(int) if step is None else step
     total = int(offered * seconds)
     flooder = users[0] if flood else None
     for _ in range(flood):  # one user fires a backlog of taps at once
@@ -158,6 +178,13 @@ async def tap(
     }
 
 
+def forward_plan(guide: Guide) -> list[Action]:
+    """The primary buttons through the whole guide, each moving the user on (the path
+    ends in the resource list and back, which writes nothing: not taken)."""
+    plan = script(guide, 500)
+    return plan[: next(i for i, a in enumerate(plan) if a.verb is Verb.RESOURCES)]
+
+
 def quantile(values: list[float], fraction: float) -> float:
     return values[min(len(values) - 1, int(len(values) * fraction))] if values else 0.0
 
@@ -176,8 +203,11 @@ async def capacity(config: dict[str, Any], folder: Path, guide: Guide) -> dict[s
     await populate_users(folder, guide, users, 0)
     api = TimedAPI(config.get("latency_ms", 30) / 1000, guide.messages.reminder("text"))
     gently = await started(config, folder, guide, api)
+    step: dict[int, int] = defaultdict(int)
     try:
-        await tap(gently.app, api, guide, range(1, users + 1), 5, min(2.0, config["seconds"]))
+        await tap(
+            gently.app, api, guide, range(1, users + 1), 5, min(2.0, config["seconds"]), step=step
+        )
         api.waits.clear()
         api.sends.clear()
         return await tap(
@@ -188,6 +218,7 @@ async def capacity(config: dict[str, Any], folder: Path, guide: Guide) -> dict[s
             config["offered"],
             config["seconds"],
             config.get("flood", 0),
+            step,
         )
     finally:
         await stopped(gently)
@@ -246,11 +277,15 @@ async def soak(config: dict[str, Any], folder: Path, guide: Guide) -> dict[str, 
     api = TimedAPI(config.get("latency_ms", 30) / 1000, guide.messages.reminder("text"))
     gently = await started(config, folder, guide, api)
     samples: list[tuple[float, float]] = []
+    step: dict[int, int] = defaultdict(int)  # every tap moves its user on: a real write
     try:
         start = time.perf_counter()
         every = config.get("sample_s", 10)
         while time.perf_counter() - start < config["seconds"]:
-            await tap(gently.app, api, guide, range(1, users + 1), config["offered"], every)
+            await tap(
+                gently.app, api, guide, range(1, users + 1), config["offered"], every, step=step
+            )
+            api.answered.clear()
             api.waits.clear()
             api.sends.clear()
             samples.append((round(time.perf_counter() - start), rss_mb()))
@@ -271,18 +306,29 @@ def rss_mb() -> float:
     return round(kb / 1024, 3)
 
 
-SCENARIOS = {"capacity": capacity, "reminders": reminders, "startup": startup, "soak": soak}
+Scenario = Callable[[dict[str, Any], Path, Guide], Awaitable[dict[str, Any]]]
+SCENARIOS: dict[str, Scenario] = {
+    "capacity": capacity,
+    "reminders": reminders,
+    "startup": startup,
+    "soak": soak,
+}
 
 
-async def main(config: dict[str, Any]) -> dict[str, Any]:
+async def main(scenarios: Mapping[str, Scenario], config: dict[str, Any]) -> dict[str, Any]:
     warnings.simplefilter("ignore")
     guide = load_guide()
     with tempfile.TemporaryDirectory() as tmp:
-        result = await SCENARIOS[config["scenario"]](config, Path(tmp), guide)
+        result = await scenarios[config["scenario"]](config, Path(tmp), guide)
     return {**config, **result}
 
 
-if __name__ == "__main__":
-    print(json.dumps(asyncio.run(main(json.loads(sys.argv[1])))))
+def run_scenarios(scenarios: Mapping[str, Scenario]) -> None:
+    """The entry point of a scenario module: the JSON config in, one JSON line out."""
+    print(json.dumps(asyncio.run(main(scenarios, json.loads(sys.argv[1])))))
     sys.stdout.flush()
     os._exit(0)
+
+
+if __name__ == "__main__":
+    run_scenarios(SCENARIOS)

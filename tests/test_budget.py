@@ -198,3 +198,27 @@ async def test_the_quick_exits_deletions_wait_out_a_retry_after() -> None:
     finally:
         await scheduler.shutdown()
     assert answer is True and attempts == 2
+
+
+def test_the_quick_exits_deletions_never_hold_a_reply_up() -> None:
+    """Ten users' chats being cleared (1,000 messages each, ten calls apiece) beside replies
+    to others: deletions have a window of their own (Telegram paces sending, not
+    deleting), so every reply still goes at once, and the deletions still go at 30 calls
+    a second."""
+    budget: Budget[str] = Budget(Limits(), 0.0)
+    for user in range(1, 11):
+        for batch in range(10):
+            budget.add(f"delete-{user}-{batch}", user, Lane.URGENT, 0.0)
+    granted: list[tuple[float, str]] = []
+    now = 0.0
+    while now < 5.0:
+        if abs(now * 10 - round(now * 10)) < 1e-6:  # a reply every 100 ms, a new user each
+            budget.add(f"reply-{now:.1f}", 100 + round(now * 10), Lane.REPLY, now)
+        items, _, _ = budget.take(now)
+        granted += [(now, item) for item in items]
+        now = round(now + 0.01, 2)
+    replies = {item: t for t, item in granted if item.startswith("reply")}
+    assert all(abs(t - float(item.split("-")[1])) < 1e-9 for item, t in replies.items())
+    deletions = [t for t, item in granted if item.startswith("delete")]
+    assert len(deletions) == 100 and deletions[-1] <= 3.4
+    assert max(sum(1 for u in deletions if t <= u < t + 1) for t in deletions) <= 30

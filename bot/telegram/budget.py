@@ -16,10 +16,12 @@ how long until one may. `scheduler.py` puts it on the event loop.
   have waited too long.
 - Within a lane, chats take turns (round robin), so nobody waits behind another user's
   backlog, and one chat's sends keep their order.
-- The urgent lane (`/hide` and `/delete` clearing the chat) goes before everything and is
-  not paced per chat: Telegram paces sending, and says of deleting that "the limits are
-  high enough to cover all reasonable usages" (tdlib/telegram-bot-api#572). It still
-  counts in the overall window and its even spacing.
+- The urgent lane (`/hide` and `/delete` clearing the chat) goes first and has a budget of
+  its own: Telegram paces sending, and says of deleting that "the limits are high enough
+  to cover all reasonable usages" (tdlib/telegram-bot-api#572). So deletions are neither
+  paced per chat nor counted among the sends: at most `deletions_per_second` calls (each
+  up to 100 messages) in any second, and a quick exit never holds anyone's reply up. A
+  RetryAfter still pauses them.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ class Limits:
     group_per_second: float = 20 / 60
     group_burst: float = 3.0
     cosmetic_max_wait: float = 5.0  # seconds; older cosmetic calls are skipped
+    deletions_per_second: int = 30  # the urgent lane's own window: calls, not messages
 
 
 @dataclass
@@ -111,6 +114,7 @@ class Budget(Generic[T]):
     def __init__(self, limits: Limits, now: float) -> None:
         self.limits = limits
         self.overall = Window(limits.per_second)
+        self.deletions = Window(limits.deletions_per_second)  # the urgent lane's own
         self._next_send = now  # sends go evenly spaced
         self._chats: dict[int, Bucket] = {}  # only chats with a recent send: pruned when full
         self._paused_until: dict[int | None, float] = {}  # RetryAfter, per chat or overall
@@ -191,11 +195,13 @@ class Budget(Generic[T]):
         for lane_id, lane in self._lanes.items():
             if not lane:
                 continue
-            if now < self._next_send:
-                return None, self._next_send - now
+            urgent = lane_id is Lane.URGENT
+            if not urgent and now < self._next_send:
+                return None, min(soonest, self._next_send - now)
             kept = lane_id not in (Lane.URGENT, Lane.REPLY)  # may not take the reserve
             headroom = self.limits.reply_reserve if kept else 0
-            overall_wait = self.overall.wait(now, headroom)
+            window = self.deletions if urgent else self.overall
+            overall_wait = window.wait(now, headroom)
             if overall_wait > 0:
                 soonest = min(soonest, overall_wait)
                 continue
@@ -209,10 +215,11 @@ class Budget(Generic[T]):
                 if queue:
                     lane.chats[chat_id] = queue  # to the back of the round
                 self.waiting -= 1
-                self.overall.add(now)
-                self._next_send = now + 1 / self.limits.per_second
-                if chat_id is not None and lane_id is not Lane.URGENT:
-                    self._chat_bucket(chat_id, now).tokens -= 1
+                window.add(now)
+                if not urgent:
+                    self._next_send = now + 1 / self.limits.per_second
+                    if chat_id is not None:
+                        self._chat_bucket(chat_id, now).tokens -= 1
                 return waiting, 0.0
         return None, soonest
 
