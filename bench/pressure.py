@@ -25,7 +25,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,11 +50,14 @@ RTT = 0.03
 ADMIN = 999_999_999
 
 
-async def started(folder: Path, guide: Guide, api: TimedAPI) -> Gently:
+async def started(
+    folder: Path, guide: Guide, api: TimedAPI, clock: Callable[[], float] = time.time
+) -> Gently:
     settings = Settings(
         token=TOKEN, db_path=folder / "gently.sqlite3", admin_ids=frozenset({ADMIN})
     )
-    gently = await create_gently(settings, Guides.of({guide.language: guide}, {}), request=api)
+    guides = Guides.of({guide.language: guide}, {})
+    gently = await create_gently(settings, guides, request=api, clock=clock)
     await gently.app.initialize()
     await gently.start()
     await gently.app.start()
@@ -233,16 +236,23 @@ class Taps:
     the moment its tap was made (`api.answered`), so phases can be told apart."""
 
     def __init__(
-        self, gently: Gently, api: TimedAPI, guide: Guide, users: range, offered: float
+        self,
+        gently: Gently,
+        api: TimedAPI,
+        guide: Guide,
+        users: range,
+        offered: float,
+        factory: Updates,
     ) -> None:
         self._args = (gently.app, api, guide, users, offered)
+        self._factory = factory
         self._step: dict[int, int] = defaultdict(int)
         self._stop = asyncio.Event()
         self._task = asyncio.ensure_future(self._run())
 
     async def _run(self) -> None:
         while not self._stop.is_set():
-            await tap(*self._args, 2.0, step=self._step)
+            await tap(*self._args, 2.0, step=self._step, factory=self._factory)
 
     async def stop(self) -> None:
         self._stop.set()
@@ -284,11 +294,13 @@ async def housekeeping(config: dict[str, Any], folder: Path, guide: Guide) -> di
     path = folder / "gently.sqlite3"
     began = time.perf_counter()
     await populate_users(folder, guide, users, 0)
-    outage = int(time.time()) - 49 * 3600  # every id was sent before a 48-hour outage
-    fill_ledger(path, users, rows, outage)
+    # Every id was sent just before an outage of 48 hours: nothing is old enough to prune
+    # at start-up, then the bot's clock moves on an hour and all of it is.
+    fill_ledger(path, users, rows, int(time.time()) - 47 * 3600)
     populated_s = time.perf_counter() - began
     api = TimedAPI(RTT, guide.messages.reminder("text"), record=True)
-    gently = await started(folder, guide, api)
+    later = [0.0]
+    gently = await started(folder, guide, api, lambda: time.time() + later[0])
     erasers = range(users - 9, users + 1)
     for user in erasers:
         await in_ledger(gently, user, 1000)
@@ -301,15 +313,17 @@ async def housekeeping(config: dict[str, Any], folder: Path, guide: Guide) -> di
         phases[name] = {"took_s": round(end - start, 2), **waits_between(api, start, end)}
 
     factory = Updates(gently.app.bot)
-    taps = Taps(gently, api, guide, range(1, 501), config.get("offered", 10))
+    taps = Taps(gently, api, guide, range(1, 501), config.get("offered", 20), factory)
     try:
         await phase("quiet", asyncio.sleep(3))  # the baseline: nothing else runs
-        await phase("prune after a 48-hour outage", gently.runtime.housekeeping())
-        await phase("/stats", stats_command(api, gently, factory))
         await phase("backup", backup_beside(folder, "one.sqlite3"))
-        erasing = asyncio.gather(*(confirm_delete(api, gently, factory, u, 0) for u in erasers))
+        await phase("/stats, five times", stats_command(api, gently, factory, 5))
+        later[0] = 3600.0
+        await phase("prune after a 48-hour outage", gently.runtime.housekeeping())
+        erasing = one_by_one(confirm_delete(api, gently, factory, u, 0) for u in erasers)
         await phase(
-            "10 erasures beside a backup", both(erasing, backup_beside(folder, "two.sqlite3"))
+            "10 erasures in turn beside a backup",
+            both(erasing, backup_beside(folder, "two.sqlite3")),
         )
     finally:
         await taps.stop()
@@ -328,13 +342,22 @@ async def housekeeping(config: dict[str, Any], folder: Path, guide: Guide) -> di
     }
 
 
+async def one_by_one(works: Iterable[Awaitable[Any]]) -> None:
+    """In turn: ten users asking at the same instant would measure the fair sharing of
+    their ten replies (each waits its turn of 1/30 s), not the erasures."""
+    for work in works:
+        await work
+
+
 async def both(first: Awaitable[Any], second: Awaitable[Any]) -> None:
     await asyncio.gather(first, second)
 
 
-async def stats_command(api: TimedAPI, gently: Gently, factory: Updates) -> None:
-    gently.app.update_queue.put_nowait(factory.command(ADMIN, "/stats"))
-    await until(api, lambda: bool(api.to(ADMIN, "sendMessage")), within=120)
+async def stats_command(api: TimedAPI, gently: Gently, factory: Updates, times: int) -> None:
+    for _ in range(times):
+        answered = len(api.to(ADMIN, "sendMessage"))
+        gently.app.update_queue.put_nowait(factory.command(ADMIN, "/stats"))
+        await until(api, lambda n=answered: len(api.to(ADMIN, "sendMessage")) > n, within=120)
 
 
 SCENARIOS = {

@@ -126,11 +126,12 @@ async def tap(
     seconds: float,
     flood: int = 0,
     step: dict[int, int] | None = None,
+    factory: Updates | None = None,
 ) -> dict[str, Any]:
     """Open-loop taps: one every 1/offered s, users in turn, each along the guide (from
     where `step` says each user stands, which it moves forward: pass the same one to
     later calls, so their taps are not stale repeats)."""
-    factory = Updates(app.bot)
+    factory = factory or Updates(app.bot)  # share one to keep update and query ids unique
     plan = forward_plan(guide)
     step = defaultdict(int) if step is None else step
     total = int(offered * seconds)

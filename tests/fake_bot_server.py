@@ -30,6 +30,8 @@ class FakeBotServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # connections kept alive, as Telegram's are
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 method = self.path.rsplit("/", 1)[-1]
@@ -104,6 +106,8 @@ class FakeBotServer:
             offset = int(params.get("offset") or 0)
             limit = int(params.get("limit") or 100)  # as Telegram: at most 100 a batch
             with self._cond:
+                # as Telegram: an offset confirms every update below it, which is forgotten
+                self.updates = [u for u in self.updates if u["update_id"] >= offset]
                 self._cond.wait_for(
                     lambda: any(u["update_id"] >= offset for u in self.updates), timeout=0.5
                 )
