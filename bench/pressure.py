@@ -84,13 +84,12 @@ async def lanes(config: dict[str, Any], folder: Path, guide: Guide) -> dict[str,
             seconds,
         )
         end = start + seconds
-        new_messages = [t + w for t, w in api.answered]
         return {
             **result,
             "reminders_due": backlog,
             "reminders_per_s": per_second(api.reminder_times, start, end),
             "keyboards_cleared_per_s": per_second(api.clear_times, start, end),
-            "replies_sent_per_s": per_second(new_messages, start, end),
+            "new_messages_per_s": per_second(api.new_message_times, start, end),
         }
     finally:
         await stopped(gently)

@@ -8,7 +8,6 @@ with a simulated round trip. Each runs in a process of its own:
   from the tap reaching the bot to its reply's Bot API call completing.
 - reminders: a backlog of overdue reminders drains while users tap.
 - startup: time and memory from nothing to ready, with N pending reminders stored.
-- soak: steady taps for a long time, RSS sampled as it goes.
 """
 
 from __future__ import annotations
@@ -54,6 +53,7 @@ class TimedAPI(OfflineBotAPI):
         self.reminder_times: list[float] = []
         self.clear_times: list[float] = []  # an old keyboard cleared
         self.cleared: dict[int, int] = defaultdict(int)
+        self.new_message_times: list[float] = []  # replies sent as a new message
         self.deletions: list[tuple[float, list[int]]] = []  # (when answered, message ids)
         self.reminder_text = reminder_text
         self.sends: deque[float] = deque()  # start times of every rate-limited call
@@ -79,6 +79,8 @@ class TimedAPI(OfflineBotAPI):
             self.deletions.append((time.perf_counter(), list(params.get("message_ids", []))))
             self.replied.set()
         elif name in REPLIES and self.tapped[chat]:
+            if name == "sendMessage":
+                self.new_message_times.append(time.perf_counter())
             tapped = self.tapped[chat].popleft()
             wait = time.perf_counter() - tapped
             self.waits[chat].append(wait)
@@ -272,47 +274,11 @@ async def startup(config: dict[str, Any], folder: Path, guide: Guide) -> dict[st
     }
 
 
-async def soak(config: dict[str, Any], folder: Path, guide: Guide) -> dict[str, Any]:
-    users = config.get("users", 2000)
-    await populate_users(folder, guide, users, 0)
-    api = TimedAPI(config.get("latency_ms", 30) / 1000, guide.messages.reminder("text"))
-    gently = await started(config, folder, guide, api)
-    samples: list[tuple[float, float]] = []
-    step: dict[int, int] = defaultdict(int)  # every tap moves its user on: a real write
-    try:
-        start = time.perf_counter()
-        every = config.get("sample_s", 10)
-        while time.perf_counter() - start < config["seconds"]:
-            await tap(
-                gently.app, api, guide, range(1, users + 1), config["offered"], every, step=step
-            )
-            api.answered.clear()
-            api.waits.clear()
-            api.sends.clear()
-            samples.append((round(time.perf_counter() - start), rss_mb()))
-    finally:
-        await stopped(gently)
-    (t0, rss0), (t1, rss1) = samples[len(samples) // 3], samples[-1]  # after warm-up
-    taps = config["offered"] * max(1, t1 - t0)
-    return {
-        "rss_mb_over_time": samples,
-        "rss_growth_after_warmup_kb_per_1000_taps": round(1024 * (rss1 - rss0) * 1000 / taps, 2),
-    }
-
-
-def rss_mb() -> float:
-    """Current (not peak) resident set size, to the kilobyte."""
-    with open("/proc/self/status") as status:
-        kb = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
-    return round(kb / 1024, 3)
-
-
 Scenario = Callable[[dict[str, Any], Path, Guide], Awaitable[dict[str, Any]]]
 SCENARIOS: dict[str, Scenario] = {
     "capacity": capacity,
     "reminders": reminders,
     "startup": startup,
-    "soak": soak,
 }
 
 
