@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
+from bot import DISTRIBUTION, __version__
 from bot.config import Settings, SettingsError
 from bot.content import REFERENCE, ContentError, Guide, load_guide, load_guides
 from bot.content.voice import reading_seconds
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    top.add_argument("--version", action="version", version=f"{DISTRIBUTION} {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="start the Telegram bot")
@@ -246,7 +248,8 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     stats = with_store(
         settings.db_path, lambda store: store.stats(int(time.time())), opener=Store.open_read_only
     )
-    print(json.dumps(stats.__dict__, indent=2) if args.json else stats_text(guide, stats))
+    figures = {"version": __version__, **stats.__dict__}
+    print(json.dumps(figures, indent=2) if args.json else stats_text(guide, stats))
     return 0
 
 

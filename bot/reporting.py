@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from bot import __version__
 from bot.content import Guide
 from bot.store import Stats
 
 
 def stats_text(guide: Guide, stats: Stats) -> str:
     lines = [
-        "Gently, aggregate figures",
+        f"Gently {__version__}, aggregate figures",
         f"users stored: {stats.users}",
         f"confirmed 18+: {stats.acknowledged}",
         f"finished the guide: {stats.finished}",

@@ -39,8 +39,6 @@ def test_the_housekeeping_scenario_runs_at_a_tiny_scale() -> None:
 
 
 def test_the_real_process_benchmark_measures_cpu_and_memory() -> None:
-    run = in_process(
-        "bench.process", {"offered": 20, "seconds": 1, "idle_s": 0.2}, "process smoke"
-    )
+    run = in_process("bench.process", {"offered": 20, "seconds": 1, "idle_s": 0.2}, "process smoke")
     assert run["replied"] >= run["taps"] == 20, run
     assert run["cpu_ms_per_tap"] > 0 and run["rss_mb_over_time"], run

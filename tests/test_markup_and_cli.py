@@ -126,3 +126,13 @@ def test_setup_is_not_needed_for_the_filter() -> None:
     handler.addFilter(OnlyOwnDetail())
     handler.handle(record("httpx", logging.INFO, "POST https://api/bot%s/getMe", TOKEN))
     assert stream.getvalue() == ""
+
+
+@pytest.mark.process
+def test_the_version_is_printed_without_settings() -> None:
+    from bot import __version__
+
+    result = cli("--version", GENTLY_LOG_LEVEL="LOUD")  # a bad setting does not matter
+    assert result.returncode == 0
+    assert result.stdout == f"gently-bot {__version__}\n"
+    assert __version__ == "0.3.0"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import signal
 import sqlite3
@@ -17,6 +18,7 @@ import httpx
 import pytest
 
 from bench.workload import progress_of
+from bot import __version__
 from bot.config import Settings, SettingsError
 from bot.content import Guide
 from bot.health import Beat, beat, check
@@ -128,6 +130,7 @@ async def test_stats_only_for_admins(guide: Guide, db_path: Path) -> None:
         await chat.begin(BOB)
         await chat.command(ALICE, "/stats")
         figures = chat.last_text(ALICE)
+        assert figures.startswith(f"<pre>Gently {__version__}, aggregate figures")
         assert "users stored: 1" in figures
         assert "  1. Collect information: 1" in figures
         assert str(BOB) not in figures
@@ -265,7 +268,9 @@ def test_backup_and_stats_commands(tmp_path: Path) -> None:
     stats = cli(db, "stats")
     assert "users stored: 20" in stats.stdout
     assert "active in the last 7 days: 20" in stats.stdout
-    assert '"users": 20' in cli(db, "stats", "--json").stdout
+    assert stats.stdout.startswith(f"Gently {__version__}, aggregate figures")
+    figures = json.loads(cli(db, "stats", "--json").stdout)
+    assert figures["users"] == 20 and figures["version"] == __version__
     # pointed at a database that is not there: one line naming it, nothing created
     missing = tmp_path / "typo" / "gently.sqlite3"
     for command in (["stats"], ["backup", str(tmp_path / "backups" / "other.sqlite3")]):

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from bot import __version__
 from tests.fake_bot_server import FakeBotServer
 from tests.helpers import ROOT, clean_env, free_port
 
@@ -154,6 +155,10 @@ def test_an_unreadable_update_is_one_warning_and_nothing_private_is_logged(
     assert "Traceback" not in running.text
     for private in (*PRIVATE.values(), TOKEN):
         assert private not in running.text  # at DEBUG, library loggers included
+    started = next(line for line in running.lines if " running " in line)
+    assert f" INFO bot.telegram.runner: gently-bot {__version__} running (" in started
+    for fact in ("polling", "languages en", "es", "de", str(tmp_path / "g.sqlite3"), "schema 10"):
+        assert fact in started, started
 
 
 def test_a_second_instance_refuses_to_start_naming_the_first(tmp_path: Path) -> None:

@@ -12,14 +12,17 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 import time
 from typing import Any
 from urllib.parse import urlsplit
 
+from telegram import __version__ as PTB_VERSION
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
+from bot import DISTRIBUTION, __version__
 from bot.config import Settings
 from bot.content import Guides
 from bot.instance import InstanceLock, StartupFailed
@@ -77,12 +80,25 @@ async def serve(settings: Settings, guides: Guides) -> int:
                 allowed_updates=ALLOWED_UPDATES, error_callback=bot.polling_error
             )
         await app.start()
-        log.info("running; SIGTERM or Ctrl-C stops")
+        schema = await gently.store.schema_version()
+        log.info("%s; SIGTERM or Ctrl-C stops", started_line(gently, schema))
         await stop.wait()
         log.info("stopping")
     finally:
         await shut_down(gently, server)
     return 0
+
+
+def started_line(gently: Gently, schema: int) -> str:
+    """What runs, for the operator: versions, mode, languages, the database."""
+    settings = gently.settings
+    return (
+        f"{DISTRIBUTION} {__version__} running (python-telegram-bot {PTB_VERSION}, "
+        f"{'webhook' if settings.webhook_url else 'polling'}, "
+        f"languages {', '.join(gently.guides.by_language)}; "
+        f"database {os.path.abspath(settings.db_path)}, "
+        f"schema {schema})"
+    )
 
 
 async def connect(app: Application, settings: Settings, stop: asyncio.Event) -> bool:  # type: ignore[type-arg]
