@@ -17,11 +17,16 @@ from bot import DISTRIBUTION, __version__
 from bot.config import Settings, SettingsError
 from bot.content import REFERENCE, ContentError, Guide, load_guide, load_guides
 from bot.content.voice import reading_seconds
-from bot.instance import AlreadyRunning, StartupFailed
+from bot.instance import AlreadyRunning, Misconfigured, StartupFailed
 from bot.logs import setup_logging
 from bot.store import Store, StoreUnavailable
 
 T = TypeVar("T")
+
+# sysexits.h's EX_CONFIG: a failure no restart can mend (bad settings, a rejected token,
+# broken content). The systemd unit's RestartPreventExitStatus=78 stops a restart loop;
+# anything that may pass (the network, a locked database) exits 1 and is restarted.
+EX_CONFIG = 78
 
 NO_TOKEN = """\
 Gently needs a Telegram bot token to run.
@@ -41,13 +46,13 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.from_env()
     except SettingsError as error:
         print(f"Configuration problem: {error}", file=sys.stderr)
-        return 2
+        return EX_CONFIG
     setup_logging(settings.log_level, [settings.token, settings.webhook_secret])
     try:
         return int(args.handler(args, settings) or 0)
     except ContentError as error:
         print(f"Gently cannot start: {error}", file=sys.stderr)
-        return 1
+        return EX_CONFIG
     except StoreUnavailable as error:
         print(
             f"Gently cannot use its database: {error}. Restore it from a backup, or fix "
@@ -57,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except (AlreadyRunning, StartupFailed) as error:
         print(f"Gently cannot start: {error}", file=sys.stderr)
-        return 1
+        return EX_CONFIG if isinstance(error, Misconfigured) else 1
     except KeyboardInterrupt:
         return 130
     except Exception:
@@ -102,7 +107,7 @@ def parser() -> argparse.ArgumentParser:
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.token:
         print(NO_TOKEN, file=sys.stderr)
-        return 1
+        return EX_CONFIG
     from bot.telegram.runner import run_bot
 
     guides = load_guides(settings.content_dir)

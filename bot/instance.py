@@ -15,7 +15,13 @@ class AlreadyRunning(Exception):
 
 
 class StartupFailed(Exception):
-    """One line for the operator; the process exits 1."""
+    """One line for the operator; the process exits 1 (a restart may succeed)."""
+
+
+class Misconfigured(StartupFailed):
+    """A start-up failure no restart can mend (a rejected token, a wrong Bot API
+    address): the process exits 78, which the recipes tell their supervisor not to
+    restart."""
 
 
 class InstanceLock:

@@ -65,7 +65,7 @@ def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 @pytest.mark.process
 def test_cli_exit_codes(tmp_path: Path) -> None:
     bad_setting = cli("stats", GENTLY_LOG_LEVEL="LOUD")
-    assert bad_setting.returncode == 2
+    assert bad_setting.returncode == 78
     assert bad_setting.stderr.startswith("Configuration problem: GENTLY_LOG_LEVEL")
     damaged = tmp_path / "damaged.sqlite3"
     damaged.write_bytes(b"not a database at all" * 100)

@@ -325,7 +325,7 @@ def test_broken_content_refuses_to_start_with_a_clear_message(
         text=True,
         timeout=60,
     )
-    assert result.returncode == 1
+    assert result.returncode == 78  # EX_CONFIG: a restart cannot mend broken content
     assert "Gently cannot start" in result.stderr
     assert "en/parts/3-talk.toml: cannot be parsed" in result.stderr
     assert "1:x" not in result.stderr

@@ -25,7 +25,7 @@ from telegram.ext import Application
 from bot import DISTRIBUTION, __version__
 from bot.config import Settings
 from bot.content import Guides
-from bot.instance import InstanceLock, StartupFailed
+from bot.instance import InstanceLock, Misconfigured, StartupFailed
 from bot.store import check_database_file
 from bot.telegram.app import ALLOWED_UPDATES, Gently, create_gently, intake_full
 from bot.telegram.ordering import PerUserOrderedProcessor
@@ -112,7 +112,7 @@ async def connect(app: Application, settings: Settings, stop: asyncio.Event) -> 
             return True
         except InvalidToken:
             # PTB's own message repeats the token; this one does not.
-            raise StartupFailed(
+            raise Misconfigured(
                 "Telegram rejected TELEGRAM_BOT_TOKEN (or TELEGRAM_BASE_URL is not a Bot API "
                 "server). Check the token with @BotFather (/mybots → API Token)."
             ) from None
@@ -130,7 +130,7 @@ async def connect(app: Application, settings: Settings, stop: asyncio.Event) -> 
                 delay,
             )
         except TelegramError as error:
-            raise StartupFailed(
+            raise Misconfigured(
                 f"the Bot API at {host} answered something unexpected ({describe(error)}); "
                 "check TELEGRAM_BASE_URL"
             ) from None
