@@ -100,6 +100,13 @@ def check(path: Path, now: float | None = None) -> str | None:
     age = int(now - state.at)
     if age > STALE_AFTER:
         return f"last heartbeat {age}s ago (more than {STALE_AFTER}s): the bot looks stuck"
+    return diagnose(state, now)
+
+
+def diagnose(state: Beat, now: float | None = None) -> str | None:
+    """None when the bot this heartbeat describes is healthy, else what is wrong: the
+    same verdict for `health`, systemd's watchdog and the status endpoint."""
+    now = time.time() if now is None else now
     if state.problems:
         return "; ".join(state.problems)
     if state.store_failing_since is not None:

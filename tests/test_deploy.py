@@ -69,6 +69,8 @@ def test_compose_and_systemd_unit() -> None:
         "KillSignal=SIGTERM",
         "LimitNOFILE=65536",
         "RestartPreventExitStatus=78",
+        "Type=notify",
+        "WatchdogSec=90",
     ):
         assert promise in unit
     assert "nofile: 65536" in (ROOT / "deploy/compose.yaml").read_text()

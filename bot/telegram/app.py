@@ -31,7 +31,8 @@ from telegram.request import BaseRequest, HTTPXRequest
 from bot.commands import COMMANDS, command_action
 from bot.config import Settings
 from bot.content import REFERENCE, Guides, Messages
-from bot.health import HEARTBEAT_EVERY, Beat, Health, beat, heartbeat_path
+from bot.health import HEARTBEAT_EVERY, Beat, Health, beat, diagnose, heartbeat_path
+from bot.notify import Notifier
 from bot.runtime import Runtime
 from bot.store import Stats, Store, StoreUnavailable
 from bot.telegram.budget import Limits
@@ -76,8 +77,10 @@ class Gently:
         health: Health,
         *,
         reminder_loop: bool = True,
+        notifier: Notifier | None = None,
     ) -> None:
         self.settings = settings
+        self.notifier = notifier or Notifier(None)
         self.app = app
         self.store = store
         self.runtime = runtime
@@ -151,8 +154,10 @@ class Gently:
             if time.monotonic() - housekept >= HOUSEKEEPING_EVERY:
                 housekept = time.monotonic()
                 await self.runtime.housekeeping()
-            await self.beat()
-            await asyncio.sleep(HEARTBEAT_EVERY)
+            state = await self.beat()
+            if diagnose(state) is None:
+                self.notifier.watchdog()  # only while healthy: systemd restarts otherwise
+            await asyncio.sleep(self.notifier.heartbeat_every(HEARTBEAT_EVERY))
 
     async def beat(self) -> Beat:
         """Look at everything a user could feel, write it to the heartbeat file, and
@@ -260,6 +265,7 @@ async def create_gently(
     clock: Callable[[], float] = time.time,
     limits: Limits = Limits(),  # noqa: B008 (frozen)
     reminder_loop: bool = True,
+    notifier: Notifier | None = None,
 ) -> Gently:
     """The whole bot as `run` serves it: the store first, then everything that uses it.
     Tests pass a fake `request`, a fake `clock` and limits no test reaches, and drive the
@@ -277,6 +283,7 @@ async def create_gently(
             processor=PerUserOrderedProcessor(on_dropped=answer_dropped, urgent=is_quick_exit),
             health=health,
             reminder_loop=reminder_loop,
+            notifier=notifier,
         )
     except BaseException:
         await store.close()
@@ -294,6 +301,7 @@ def assemble(
     processor: BaseUpdateProcessor,
     health: Health | None = None,
     reminder_loop: bool = True,
+    notifier: Notifier | None = None,
 ) -> Gently:
     """Every part, each given what it needs, in dependency order (the benchmark assembles
     its comparison peers from here, with their own store, processor and no scheduler)."""
@@ -332,6 +340,7 @@ def assemble(
         scheduler,
         health,
         reminder_loop=reminder_loop,
+        notifier=notifier,
     )
 
 

@@ -26,6 +26,7 @@ from bot import DISTRIBUTION, __version__
 from bot.config import Settings
 from bot.content import Guides
 from bot.instance import InstanceLock, Misconfigured, StartupFailed
+from bot.notify import Notifier
 from bot.store import check_database_file
 from bot.telegram.app import ALLOWED_UPDATES, Gently, create_gently, intake_full
 from bot.telegram.ordering import PerUserOrderedProcessor
@@ -64,7 +65,8 @@ async def serve(settings: Settings, guides: Guides) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    gently = await create_gently(settings, guides)  # StoreUnavailable: one line, by the caller
+    # StoreUnavailable: one line, by the caller
+    gently = await create_gently(settings, guides, notifier=Notifier.from_environment())
     app = gently.app
     server = None
     try:
@@ -82,9 +84,11 @@ async def serve(settings: Settings, guides: Guides) -> int:
         await app.start()
         schema = await gently.store.schema_version()
         log.info("%s; SIGTERM or Ctrl-C stops", started_line(gently, schema))
+        gently.notifier.ready()
         await stop.wait()
         log.info("stopping")
     finally:
+        gently.notifier.stopping()
         await shut_down(gently, server)
     return 0
 

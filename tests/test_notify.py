@@ -1,0 +1,64 @@
+"""systemd's notify protocol on the real process: a test plays systemd with a datagram
+socket, as `Type=notify` with `WatchdogSec=` would."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.fake_bot_server import FakeBotServer
+from tests.test_process import bot, polling
+
+pytestmark = pytest.mark.process
+
+BEAT_SECONDS = 0.5  # WATCHDOG_USEC of 1 s: the bot beats twice per interval
+
+
+def messages(sock: socket.socket, until: str, within: float = 20.0) -> list[str]:
+    """Datagrams received up to and including the first that is `until`."""
+    got: list[str] = []
+    deadline = time.monotonic() + within
+    while until not in got:
+        sock.settimeout(max(0.01, deadline - time.monotonic()))
+        got.append(sock.recv(256).decode())
+    return got
+
+
+@pytest.mark.parametrize("abstract", [False, True], ids=["path", "abstract name"])
+def test_ready_then_watchdog_only_while_healthy_then_stopping(
+    tmp_path: Path, abstract: bool
+) -> None:
+    db = tmp_path / "g.sqlite3"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd, FakeBotServer() as server:
+        if abstract:
+            name = f"gently-test-{os.getpid()}-{time.monotonic_ns()}"
+            systemd.bind("\0" + name)
+            address = "@" + name
+        else:
+            address = str(tmp_path / "notify.sock")
+            systemd.bind(address)
+        settings = {"NOTIFY_SOCKET": address, "WATCHDOG_USEC": "1000000"}
+        with bot(db, server, **settings) as running:
+            assert polling(server)
+            first = messages(systemd, "WATCHDOG=1")
+            assert first[0] == "READY=1" and first[1:] == ["WATCHDOG=1"], first
+            assert messages(systemd, "WATCHDOG=1") == ["WATCHDOG=1"]  # it keeps coming
+            # the database file is taken away under the running bot: it is unhealthy now
+            db.rename(tmp_path / "elsewhere.sqlite3")
+            assert running.wait_for_line("restore it from a backup")
+            systemd.setblocking(False)
+            while True:  # what was sent before the beat that saw it
+                try:
+                    systemd.recv(256)
+                except BlockingIOError:
+                    break
+            systemd.settimeout(3 * BEAT_SECONDS)
+            with pytest.raises(TimeoutError):
+                systemd.recv(256)  # three beats, no WATCHDOG: systemd would restart it
+            code, _ = running.stop()
+            assert messages(systemd, "STOPPING=1") == ["STOPPING=1"]
+    assert code == 0, running.text
