@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -102,3 +106,16 @@ def test_every_content_folder_is_a_listed_package() -> None:
         if f.is_dir()
     }
     assert folders <= listed, sorted(folders - listed)
+
+
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
+def test_the_unit_is_hardened_to_an_exposure_of_two_at_most() -> None:
+    unit = str(ROOT / "deploy/gently.service")
+    analyze = ["systemd-analyze", "security", "--offline=true", "--threshold=20", unit]
+    result = subprocess.run(analyze, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stderr
+    assert "Overall exposure level" in result.stdout, result.stdout
+    level = float(
+        result.stdout.rsplit("Overall exposure level for gently.service:", 1)[1].split()[0]
+    )
+    assert level <= 2.0, result.stdout
