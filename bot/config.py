@@ -6,6 +6,7 @@ through a log line or a traceback that prints the settings.
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import os
 import re
@@ -13,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
 
 DEFAULT_DB_PATH = Path("data/gently.sqlite3")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -35,6 +38,8 @@ class Settings:
     webhook_port: int = 8443
     webhook_secret: str | None = field(default=None, repr=False)
     startup_retry_seconds: float = 60.0
+    status_port: int | None = None  # the status endpoint (/healthz, /metrics); None: off
+    status_listen: str = "127.0.0.1"
 
     @classmethod
     def from_env(
@@ -49,7 +54,9 @@ class Settings:
 
         level = (get("GENTLY_LOG_LEVEL") or "INFO").upper()
         if level not in LOG_LEVELS:
-            raise SettingsError(f"GENTLY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}")
+            raise SettingsError(
+                f"GENTLY_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}"
+            )
         content_dir = get("GENTLY_CONTENT_DIR")
         webhook_url, secret = get("GENTLY_WEBHOOK_URL"), get("GENTLY_WEBHOOK_SECRET")
         if webhook_url:
@@ -58,7 +65,10 @@ class Settings:
         if base_url:
             check_url("TELEGRAM_BASE_URL", base_url, ("http", "https"))
         listen = get("GENTLY_WEBHOOK_LISTEN") or "127.0.0.1"
-        check_listen(listen)
+        check_listen("GENTLY_WEBHOOK_LISTEN", listen)
+        status_listen = get("GENTLY_STATUS_LISTEN") or "127.0.0.1"
+        check_listen("GENTLY_STATUS_LISTEN", status_listen)
+        status_port = get("GENTLY_STATUS_PORT")
         return cls(
             token=get("TELEGRAM_BOT_TOKEN"),
             base_url=base_url,
@@ -68,11 +78,13 @@ class Settings:
             log_level=level,
             webhook_url=webhook_url,
             webhook_listen=listen,
-            webhook_port=parse_port(get("GENTLY_WEBHOOK_PORT")),
+            webhook_port=parse_port("GENTLY_WEBHOOK_PORT", get("GENTLY_WEBHOOK_PORT") or "8443"),
             webhook_secret=secret,
             startup_retry_seconds=parse_seconds(
                 "GENTLY_STARTUP_RETRY_SECONDS", get("GENTLY_STARTUP_RETRY_SECONDS"), 60.0
             ),
+            status_port=parse_port("GENTLY_STATUS_PORT", status_port) if status_port else None,
+            status_listen=status_listen,
         )
 
 
@@ -100,11 +112,11 @@ def is_ip(text: str) -> bool:
     return True
 
 
-def check_listen(address: str) -> None:
+def check_listen(name: str, address: str) -> None:
     if address != "localhost" and not (
         is_ip(address) and not ipaddress.ip_address(address).is_multicast
     ):
-        raise SettingsError("GENTLY_WEBHOOK_LISTEN must be an IP address such as 127.0.0.1")
+        raise SettingsError(f"{name} must be an IP address such as 127.0.0.1, not {address!r}")
 
 
 def parse_seconds(name: str, raw: str | None, default: float) -> float:
@@ -115,7 +127,7 @@ def parse_seconds(name: str, raw: str | None, default: float) -> float:
     except ValueError:
         value = -1
     if not 0 < value <= 3600:
-        raise SettingsError(f"{name} must be a number of seconds between 0 and 3600")
+        raise SettingsError(f"{name} must be a number of seconds between 0 and 3600, not {raw!r}")
     return value
 
 
@@ -138,29 +150,27 @@ def parse_ids(name: str, raw: str | None) -> frozenset[int]:
     try:
         return frozenset(int(part) for part in raw.replace(",", " ").split())
     except ValueError:
-        raise SettingsError(f"{name} must be Telegram user ids separated by commas") from None
+        raise SettingsError(
+            f"{name} must be Telegram user ids separated by commas, not {raw!r}"
+        ) from None
 
 
-def parse_port(raw: str | None) -> int:
-    if raw is None:
-        return 8443
+def parse_port(name: str, raw: str) -> int:
     if not raw.isdigit() or not 0 < int(raw) < 65536:
-        raise SettingsError("GENTLY_WEBHOOK_PORT must be a port number between 1 and 65535")
+        raise SettingsError(f"{name} must be a port number between 1 and 65535, not {raw!r}")
     return int(raw)
 
 
 def read_env_file(path: Path) -> dict[str, str]:
-    """Parse KEY=VALUE lines; blank lines and # comments are skipped, quotes stripped."""
-    if not path.is_file():
+    """KEY=VALUE lines as python-dotenv reads them (comments, quotes, `export`). A file
+    that cannot be read, or is not UTF-8 text, is one line naming it."""
+    if not path.exists():
         return {}
-    values: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.removeprefix("export ").partition("=")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        values[key.strip()] = value
-    return values
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise SettingsError(f"cannot read {path.absolute()}: {error.strerror}") from None
+    except UnicodeDecodeError:
+        raise SettingsError(f"{path.absolute()} is not UTF-8 text") from None
+    values = dotenv_values(stream=io.StringIO(text))
+    return {key: value for key, value in values.items() if value is not None}

@@ -103,11 +103,14 @@ def test_webhook_needs_a_secret() -> None:
     assert SECRET not in repr(ok)
 
 
+@pytest.mark.parametrize("name", ["GENTLY_WEBHOOK_LISTEN", "GENTLY_STATUS_LISTEN"])
 @pytest.mark.parametrize("address", ["my-host", "999.1.1.1", "224.0.0.1", "ff02::1"])
-def test_an_unusable_listen_address_is_a_settings_error(address: str) -> None:
-    with pytest.raises(SettingsError, match="GENTLY_WEBHOOK_LISTEN"):
-        Settings.from_env({"GENTLY_WEBHOOK_LISTEN": address}, env_file=None)
-    assert Settings.from_env({}, env_file=None).webhook_listen == "127.0.0.1"
+def test_an_unusable_listen_address_is_a_settings_error(name: str, address: str) -> None:
+    with pytest.raises(SettingsError, match=f"{name} must be an IP address.*not '{address}'"):
+        Settings.from_env({name: address}, env_file=None)
+    defaults = Settings.from_env({}, env_file=None)
+    assert defaults.webhook_listen == defaults.status_listen == "127.0.0.1"
+    assert defaults.status_port is None  # the status endpoint is off unless asked for
 
 
 def test_settings_from_env_file(tmp_path: Path) -> None:
@@ -121,8 +124,44 @@ def test_settings_from_env_file(tmp_path: Path) -> None:
     assert settings.admin_ids == frozenset({1, 2})
     assert settings.log_level == "DEBUG"
     assert settings.db_path == Path("x.db")
-    with pytest.raises(SettingsError, match="GENTLY_ADMIN_IDS"):
+    with pytest.raises(SettingsError, match="GENTLY_ADMIN_IDS .* not 'me'"):
         Settings.from_env({"GENTLY_ADMIN_IDS": "me"}, env_file=None)
+
+
+def test_an_env_file_is_read_as_python_dotenv_reads_it(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text(
+        "export TELEGRAM_BOT_TOKEN=1:abc  # from BotFather\n"
+        'GENTLY_LOG_LEVEL="warning" # quiet\n'
+        "GENTLY_STATUS_PORT=9101\n",
+        encoding="utf-8",
+    )
+    settings = Settings.from_env({}, env_file=env_file)
+    assert settings.token == "1:abc"
+    assert settings.log_level == "WARNING"
+    assert settings.status_port == 9101
+
+
+def test_an_unusable_env_file_is_one_line_naming_it(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_bytes(b"TELEGRAM_BOT_TOKEN=1:\xff\xfe\n")
+    with pytest.raises(SettingsError, match=f"^{env_file} is not UTF-8 text$"):
+        Settings.from_env({}, env_file=env_file)
+    env_file.unlink()
+    env_file.mkdir()  # a directory where the file should be: cannot be read
+    with pytest.raises(SettingsError, match=f"^cannot read {env_file}: Is a directory$"):
+        Settings.from_env({}, env_file=env_file)
+
+
+def test_a_bad_value_is_shown_but_never_the_token_or_the_secret() -> None:
+    with pytest.raises(SettingsError, match="not 'LOUD'"):
+        Settings.from_env({"GENTLY_LOG_LEVEL": "loud"}, env_file=None)
+    with pytest.raises(SettingsError, match="GENTLY_STATUS_PORT .* not '70000'"):
+        Settings.from_env({"GENTLY_STATUS_PORT": "70000"}, env_file=None)
+    env = {"GENTLY_WEBHOOK_URL": "https://bot.example.org/hook"}
+    with pytest.raises(SettingsError) as refused:
+        Settings.from_env({**env, "GENTLY_WEBHOOK_SECRET": "short secret!"}, env_file=None)
+    assert "short secret!" not in str(refused.value)
 
 
 async def test_stats_only_for_admins(guide: Guide, db_path: Path) -> None:
