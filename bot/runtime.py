@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
+from bot import metrics
 from bot.content import Guide, Guides
 from bot.store import Noted, Store, StoredUser, StoreUnavailable
 from bot.walkthrough import Action, Effect, Outcome, Progress, Screen, Verb, handle
@@ -279,6 +280,7 @@ class Runtime:
             log.debug("housekeeping: %d old message ids forgotten", pruned)
 
     def store_failed(self, error: Exception) -> None:
+        metrics.STORE_FAILURES.inc()
         now = time.monotonic()
         if self.store_failing_since is None:
             self.store_failing_since = self.clock()

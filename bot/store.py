@@ -65,6 +65,7 @@ class Stats:
     active_7d: int
     pending_reminders: int
     languages: dict[str, int]  # language code → users
+    ledger_rows: int = 0  # message ids kept for /hide and /delete
 
 
 @dataclass(frozen=True)
@@ -477,6 +478,7 @@ class Store:
         )
         pending = await self._fetchone("SELECT COUNT(*) FROM reminders WHERE sent_at IS NULL")
         languages = await self._fetchall("SELECT language, COUNT(*) FROM users GROUP BY language")
+        ledger = await self._fetchone("SELECT COUNT(*) FROM chat_messages")
         users, acknowledged, finished, active = totals or (0, 0, 0, 0)
         return Stats(
             users=int(users),
@@ -486,6 +488,7 @@ class Store:
             active_7d=int(active),
             pending_reminders=int(pending[0]) if pending else 0,
             languages={str(code): int(count) for code, count in languages},
+            ledger_rows=int(ledger[0]) if ledger else 0,
         )
 
     async def backup(self, destination: Path) -> None:

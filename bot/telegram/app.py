@@ -28,14 +28,23 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest, HTTPXRequest
 
+from bot import metrics
 from bot.commands import COMMANDS, command_action
 from bot.config import Settings
 from bot.content import REFERENCE, Guides, Messages
-from bot.health import HEARTBEAT_EVERY, Beat, Health, beat, diagnose, heartbeat_path
+from bot.health import (
+    HEARTBEAT_EVERY,
+    STALE_AFTER,
+    Beat,
+    Health,
+    beat,
+    diagnose,
+    heartbeat_path,
+)
 from bot.notify import Notifier
 from bot.runtime import Runtime
 from bot.store import Stats, Store, StoreUnavailable
-from bot.telegram.budget import Limits
+from bot.telegram.budget import Lane, Limits
 from bot.telegram.codec import decode
 from bot.telegram.delivery import Delivery
 from bot.telegram.handlers import Handlers
@@ -43,6 +52,7 @@ from bot.telegram.ordering import PerUserOrderedProcessor
 from bot.telegram.polling import MAX_BACKLOG, MAX_RECEIVED, PollingBot
 from bot.telegram.reminders import ReminderTimer
 from bot.telegram.scheduler import SendScheduler
+from bot.telegram.webhook_watch import WebhookWatch
 from bot.walkthrough import Verb
 
 log = logging.getLogger(__name__)
@@ -91,6 +101,9 @@ class Gently:
         self.reminder_loop = reminder_loop
         self._file_problem: str | None = None
         self._heartbeat: asyncio.Task[None] | None = None
+        self.last_beat: Beat | None = None
+        self.receiving = False  # updates are being fetched or accepted (set by the runner)
+        self.webhook = WebhookWatch(app.bot) if settings.webhook_url else None
         self._started_at = time.time()
 
     @property
@@ -105,7 +118,19 @@ class Gently:
         watched = self.health.supervise("heartbeat", self._beat_forever)
         self._heartbeat = asyncio.create_task(watched, name="heartbeat")
         await self._introduce(self.app.bot)
+        if self.scheduler is not None:
+            metrics.watch_queue(self.scheduler.depth, [lane.name.lower() for lane in Lane])
         log.info("Gently is ready (database %s)", self.settings.db_path)
+
+    def problem(self) -> str | None:
+        """None while healthy, else what is wrong: the heartbeat's verdict (the status
+        endpoint's /healthz), with a heartbeat gone stale counted as stuck."""
+        state = self.last_beat
+        if state is None or not self.receiving:
+            return "not receiving updates (starting or stopping)"
+        if time.time() - state.at > STALE_AFTER:
+            return f"no heartbeat for {int(time.time() - state.at)}s: the bot looks stuck"
+        return diagnose(state)
 
     async def _introduce(self, bot: Bot) -> None:
         """The command menu and the profile texts (shown before Start and in the bot's
@@ -154,10 +179,28 @@ class Gently:
             if time.monotonic() - housekept >= HOUSEKEEPING_EVERY:
                 housekept = time.monotonic()
                 await self.runtime.housekeeping()
+                await self._count_aggregates()
+            if self.webhook is not None:
+                await self.webhook.check_if_due()
             state = await self.beat()
             if diagnose(state) is None:
                 self.notifier.watchdog()  # only while healthy: systemd restarts otherwise
             await asyncio.sleep(self.notifier.heartbeat_every(HEARTBEAT_EVERY))
+
+    async def _count_aggregates(self) -> None:
+        """The database's totals for /metrics, on a read-only connection of its own."""
+        try:
+            stats = await stats_apart(self.store.path, self.runtime.now())
+        except StoreUnavailable as error:
+            log.warning("cannot count users for /metrics: %s", error)
+            return
+        for state, count in (
+            ("stored", stats.users),
+            ("confirmed", stats.acknowledged),
+            ("finished", stats.finished),
+        ):
+            metrics.USERS.labels(state=state).set(count)
+        metrics.LEDGER_ROWS.set(stats.ledger_rows)
 
     async def beat(self) -> Beat:
         """Look at everything a user could feel, write it to the heartbeat file, and
@@ -172,6 +215,8 @@ class Gently:
         else:
             self.runtime.store_working()  # a write worked: so do reads
         problems = self.health.problems()
+        if self.webhook is not None and self.webhook.problem is not None:
+            problems.append(self.webhook.problem)
         file_problem = self.store.file_problem()
         if file_problem is not None:
             problems.append(file_problem)
@@ -185,6 +230,7 @@ class Gently:
             self.runtime.store_failing_since,
             problems,
         )
+        self.last_beat = state
         try:
             beat(heartbeat_path(self.settings.db_path), state)
         except OSError as error:

@@ -158,6 +158,9 @@ class Budget(Generic[T]):
                 self.waiting -= len(queue)
         return items
 
+    def depth(self, lane: Lane) -> int:
+        return sum(len(queue) for queue in self._lanes[lane].chats.values())
+
     def drain(self) -> list[T]:
         """Empty every queue; returns what was waiting."""
         items = [w.item for lane in self._lanes.values() for q in lane.chats.values() for w in q]

@@ -23,6 +23,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.warnings import PTBUserWarning
 
+from bot import metrics
 from bot.content import Guides
 from bot.runtime import Chat, Origin, Shown
 from bot.telegram.budget import Lane
@@ -82,7 +83,10 @@ class Delivery:
         try:
             if screen.empty:
                 return Shown()
-            return await self._present(user_id, screen, origin or Origin(), chat)
+            shown = await self._present(user_id, screen, origin or Origin(), chat)
+            if shown.sent is not None or shown.edited is not None:
+                metrics.reply_shown()
+            return shown
         finally:
             if answering is not None:
                 await answering
@@ -236,7 +240,10 @@ class Delivery:
     async def text(self, chat_id: int, text: str) -> Shown:
         """A plain message without buttons: its id if it was sent, or that the user
         blocked the bot."""
-        return await self._send_new(chat_id, text)
+        shown = await self._send_new(chat_id, text)
+        if shown.sent is not None:
+            metrics.reply_shown()
+        return shown
 
     async def reminder(
         self, user_id: int, screen: Screen, before_send: Callable[[], Awaitable[bool]]

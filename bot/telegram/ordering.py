@@ -20,6 +20,8 @@ from typing import Any
 from telegram import Update
 from telegram.ext import BaseUpdateProcessor
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 # Set while an update runs that arrived before the user's quick exit: it still commits,
@@ -79,8 +81,11 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
 
     async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         self.received += 1
+        metrics.UPDATES_RECEIVED.inc()
+        metrics.RECEIVED_AT.set(time.monotonic())  # this update's own task: its own value
         try:
             await self._process(update, coroutine)
+            metrics.UPDATES_PROCESSED.inc()
         finally:
             self.received -= 1
 
@@ -125,6 +130,7 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
         if asyncio.iscoroutine(coroutine):
             coroutine.close()  # never run
         self.dropped += 1
+        metrics.UPDATES_DROPPED.inc()
         now = self._clock()
         if now - self._warned.get(key, float("-inf")) >= WARN_EVERY:
             if len(self._warned) > 1000:  # a bound: only users warned within the minute stay

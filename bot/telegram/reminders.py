@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable
 import httpx
 from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
 
+from bot import metrics
 from bot.content import Guide
 from bot.health import Health
 from bot.runtime import Runtime, Shown
@@ -165,10 +166,12 @@ class ReminderTimer:
             claimed_at = now
             return True
 
+        metrics.REMINDERS.labels(event="due").inc()
         try:
             sent = await self.delivery.reminder(
                 user_id, screens.reminder(self.guide_of(reminder)), claim
             )
+            metrics.REMINDERS.labels(event="sent").inc()
             log.info("reminder sent to user %s", user_id)
             await self.runtime.note_sent(user_id, Shown(sent, keyboard=True))
         except SendSkipped:
@@ -183,6 +186,7 @@ class ReminderTimer:
             elif not maybe_delivered(error):
                 retry_at = self.runtime.now() + backoff(reminder.attempts)
                 await self._quietly(self.store.release_reminder(reminder, claimed_at, retry_at))
+                metrics.REMINDERS.labels(event="released").inc()
                 log.warning(
                     "reminder for user %s not delivered (%s); retrying later",
                     user_id,
@@ -190,6 +194,7 @@ class ReminderTimer:
                 )
             else:  # never twice: a reminder that may have arrived is not sent again
                 self.maybe_arrived += 1
+                metrics.REMINDERS.labels(event="dropped").inc()
                 log.info(
                     "reminder for user %s dropped: it may have been delivered (%s); "
                     "%d dropped since start",
@@ -198,6 +203,7 @@ class ReminderTimer:
                     self.maybe_arrived,
                 )
         except TelegramError as error:
+            metrics.REMINDERS.labels(event="dropped").inc()
             log.warning("reminder for user %s dropped: %s", user_id, error.message)
         except StoreUnavailable as error:
             self.runtime.store_failed(error)

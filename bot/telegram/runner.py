@@ -22,11 +22,12 @@ from telegram import __version__ as PTB_VERSION
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import Application
 
-from bot import DISTRIBUTION, __version__
+from bot import DISTRIBUTION, __version__, metrics
 from bot.config import Settings
 from bot.content import Guides
 from bot.instance import InstanceLock, Misconfigured, StartupFailed
 from bot.notify import Notifier
+from bot.status import StatusServer
 from bot.store import check_database_file
 from bot.telegram.app import ALLOWED_UPDATES, Gently, create_gently, intake_full
 from bot.telegram.ordering import PerUserOrderedProcessor
@@ -69,6 +70,7 @@ async def serve(settings: Settings, guides: Guides) -> int:
     gently = await create_gently(settings, guides, notifier=Notifier.from_environment())
     app = gently.app
     server = None
+    status = await serve_status(gently) if settings.status_port else None
     try:
         if not await connect(app, settings, stop):
             return 0
@@ -82,15 +84,38 @@ async def serve(settings: Settings, guides: Guides) -> int:
                 allowed_updates=ALLOWED_UPDATES, error_callback=bot.polling_error
             )
         await app.start()
+        gently.receiving = True
         schema = await gently.store.schema_version()
+        languages = ",".join(gently.guides.by_language)
+        build = {"version": __version__, "schema": str(schema), "ptb": PTB_VERSION}
+        metrics.BUILD.info({**build, "languages": languages})
         log.info("%s; SIGTERM or Ctrl-C stops", started_line(gently, schema))
         gently.notifier.ready()
         await stop.wait()
         log.info("stopping")
     finally:
         gently.notifier.stopping()
+        gently.receiving = False
         await shut_down(gently, server)
+        if status is not None:
+            await status.close()
     return 0
+
+
+async def serve_status(gently: Gently) -> StatusServer:
+    settings = gently.settings
+    assert settings.status_port is not None
+    status = StatusServer(gently.problem, settings.status_listen, settings.status_port)
+    try:
+        await status.start()
+    except OSError as error:
+        await gently.close()
+        raise StartupFailed(
+            f"cannot serve the status endpoint on {settings.status_listen}:"
+            f"{settings.status_port} ({error.strerror or error}); is another process using "
+            "that port?"
+        ) from None
+    return status
 
 
 def started_line(gently: Gently, schema: int) -> str:

@@ -21,15 +21,17 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from telegram.error import RetryAfter
 from telegram.ext import BaseRateLimiter
 
+from bot import metrics
 from bot.health import Health
 from bot.telegram.budget import Budget, Lane, Limits
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 # The calls this bot makes that put, change or remove a message in a chat; everything
 # else (callback answers, getUpdates, set-up) is not rate limited.
@@ -119,7 +121,7 @@ class SendScheduler(BaseRateLimiter[Send]):
     ) -> bool | dict[str, Any] | list[dict[str, Any]]:
         chat_id = data.get("chat_id")
         if endpoint not in LIMITED or chat_id is None:
-            return await callback(*args, **kwargs)
+            return await counted(endpoint, callback(*args, **kwargs))
         send = rate_limit_args or Send()
         chat = chat_id if isinstance(chat_id, int) else None  # "@channel" names share one turn
         paused = 0.0
@@ -128,17 +130,22 @@ class SendScheduler(BaseRateLimiter[Send]):
             if send.before_send is not None and not await send.before_send():
                 raise SendSkipped("no longer wanted")
             try:
-                return await callback(*args, **kwargs)
+                return await counted(endpoint, callback(*args, **kwargs))
             except RetryAfter as error:
                 pause = error.retry_after
                 seconds = pause if isinstance(pause, int | float) else pause.total_seconds()
                 self._budget.pause(chat, self._clock() + seconds)
                 log.warning("Telegram asked to slow down for %ss (chat %s)", seconds, chat)
+                metrics.RETRY_AFTER_PAUSES.inc()
                 self._wake.set()
                 paused += seconds
                 waits = send.lane in (Lane.URGENT, Lane.REPLY)  # a reminder is rescheduled
                 if not waits or paused > REPLY_PATIENCE:
                     raise
+
+    def depth(self, lane: str) -> int:
+        """Sends waiting in a lane (for /metrics)."""
+        return self._budget.depth(Lane[lane.upper()])
 
     async def _admitted(self, chat_id: int | None, lane: Lane) -> None:
         if self._stopped or (self._closing_at is not None and self._clock() >= self._closing_at):
@@ -182,3 +189,17 @@ class SendScheduler(BaseRateLimiter[Send]):
                 timeout = remaining if timeout is None else min(timeout, remaining)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+
+
+async def counted(method: str, call: Awaitable[T]) -> T:
+    """A Bot API call, counted by method and outcome for /metrics."""
+    try:
+        result = await call
+    except RetryAfter:
+        metrics.API_CALLS.labels(method=method, outcome="retry_after").inc()
+        raise
+    except Exception:
+        metrics.API_CALLS.labels(method=method, outcome="error").inc()
+        raise
+    metrics.API_CALLS.labels(method=method, outcome="ok").inc()
+    return result

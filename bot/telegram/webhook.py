@@ -21,6 +21,8 @@ import tornado.web
 from telegram import Bot, Update
 from tornado.httpserver import HTTPServer
 
+from bot import metrics
+
 log = logging.getLogger(__name__)
 
 MAX_BODY = 256 * 1024  # Telegram's updates are a few KB
@@ -77,6 +79,7 @@ class UpdateHandler(tornado.web.RequestHandler):
             return
         if self.intake.full():
             self.intake.refused += 1  # Telegram delivers it again later, as when polling waits
+            metrics.WEBHOOK_REFUSED.inc()
             self.set_status(503)
             return
         if update is not None:
