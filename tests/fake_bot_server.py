@@ -102,6 +102,10 @@ class FakeBotServer:
             held.wait(timeout=60)
         if method == "getMe":
             return BOT_USER
+        if method == "getMyCommands":
+            return []
+        if method in ("getMyDescription", "getMyShortDescription"):
+            return {"description": "", "short_description": ""}
         if method == "getUpdates":
             offset = int(params.get("offset") or 0)
             limit = int(params.get("limit") or 100)  # as Telegram: at most 100 a batch

@@ -42,6 +42,14 @@ TRUE_METHODS = {
     "close",
     "logOut",
 }
+PROFILE_METHODS = {  # method → (the field it sets or reads, whether it sets it)
+    "setMyCommands": ("commands", True),
+    "getMyCommands": ("commands", False),
+    "setMyDescription": ("description", True),
+    "getMyDescription": ("description", False),
+    "setMyShortDescription": ("short_description", True),
+    "getMyShortDescription": ("short_description", False),
+}
 MESSAGE_METHODS = {"sendMessage", "editMessageText", "editMessageReplyMarkup"}
 
 
@@ -90,6 +98,8 @@ class OfflineBotAPI(BaseRequest):
         self._failures: dict[tuple[str, int | None], tuple[int, str]] = {}
         self._timeouts: set[tuple[str, int | None]] = set()
         self.count = 0
+        # what the bot's profile shows, as Telegram keeps it: (field, language) → value
+        self.profile: dict[tuple[str, str | None], Any] = {}
 
     # -- BaseRequest -------------------------------------------------------------------
 
@@ -140,6 +150,15 @@ class OfflineBotAPI(BaseRequest):
     def _result(self, call: Call) -> Any:
         if call.method == "getMe":
             return BOT_USER
+        profile = PROFILE_METHODS.get(call.method)
+        if profile is not None:
+            name, setting = profile
+            key = (name, call.params.get("language_code"))
+            if setting:
+                self.profile[key] = call.params[name]
+                return True
+            value = self.profile.get(key, [] if name == "commands" else "")
+            return value if name == "commands" else {name: value}
         if call.method in TRUE_METHODS:
             return True
         if call.method == "getUpdates":

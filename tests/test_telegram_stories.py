@@ -254,6 +254,27 @@ async def test_profile_texts_are_set_at_start_up_from_content(guide: Guide, db_p
         assert short.params["short_description"] == guide.messages.profile("short_description")
 
 
+async def test_a_restart_sets_no_profile_text_telegram_already_shows(
+    guide: Guide, db_path: Path
+) -> None:
+    """A crash loop must not spend the profile calls on every start: what Telegram already
+    shows is read first, and only what differs is set."""
+    api = OfflineBotAPI()
+    async with running(guide, db_path, api=api):
+        pass
+    setting = ("setMyCommands", "setMyDescription", "setMyShortDescription")
+    assert sum(c.method in setting for c in api.calls) == 3  # one language here, three each
+    api.calls.clear()
+    async with running(guide, db_path, api=api):
+        pass
+    assert not [c.method for c in api.calls if c.method in setting]
+    api.profile[("description", None)] = "an old description"  # changed by hand meanwhile
+    api.calls.clear()
+    async with running(guide, db_path, api=api):
+        pass
+    assert [c.method for c in api.calls if c.method in setting] == ["setMyDescription"]
+
+
 async def test_a_refused_profile_is_one_warning_and_the_bot_serves(
     guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -141,16 +141,22 @@ class Gently:
             await self._set_profile(bot, guide.messages, language)
 
     async def _set_profile(self, bot: Bot, messages: Messages, language: str | None) -> None:
-        """Cosmetic: a refusal is one warning and the bot serves anyway."""
-        commands = [BotCommand(name, messages.command(name)) for name in COMMANDS]
+        """Only what Telegram does not show already is set (its setters are limited, and
+        a crash loop would spend them on every start). Cosmetic: a refusal is one warning
+        and the bot serves anyway."""
+        commands = tuple(BotCommand(name, messages.command(name)) for name in COMMANDS)
+        scope = BotCommandScopeAllPrivateChats()
+        description = messages.profile("description")
+        short = messages.profile("short_description")
         try:
-            await bot.set_my_commands(
-                commands, scope=BotCommandScopeAllPrivateChats(), language_code=language
-            )
-            await bot.set_my_description(messages.profile("description"), language_code=language)
-            await bot.set_my_short_description(
-                messages.profile("short_description"), language_code=language
-            )
+            if await bot.get_my_commands(scope=scope, language_code=language) != commands:
+                await bot.set_my_commands(commands, scope=scope, language_code=language)
+            shown = await bot.get_my_description(language_code=language)
+            if shown.description != description:
+                await bot.set_my_description(description, language_code=language)
+            shown_short = await bot.get_my_short_description(language_code=language)
+            if shown_short.short_description != short:
+                await bot.set_my_short_description(short, language_code=language)
         except TelegramError as error:
             log.warning(
                 "could not set the bot's commands and profile texts (%s): %s",
