@@ -40,6 +40,7 @@ class Settings:
     startup_retry_seconds: float = 60.0
     status_port: int | None = None  # the status endpoint (/healthz, /metrics); None: off
     status_listen: str = "127.0.0.1"
+    alerts: bool = True  # ERRORs also go to the admins as a short message
 
     @classmethod
     def from_env(
@@ -69,6 +70,9 @@ class Settings:
         status_listen = get("GENTLY_STATUS_LISTEN") or "127.0.0.1"
         check_listen("GENTLY_STATUS_LISTEN", status_listen)
         status_port = get("GENTLY_STATUS_PORT")
+        alerts = (get("GENTLY_ALERTS") or "on").lower()
+        if alerts not in ("on", "off"):
+            raise SettingsError(f"GENTLY_ALERTS must be on or off, not {alerts!r}")
         return cls(
             token=get("TELEGRAM_BOT_TOKEN"),
             base_url=base_url,
@@ -85,6 +89,7 @@ class Settings:
             ),
             status_port=parse_port("GENTLY_STATUS_PORT", status_port) if status_port else None,
             status_listen=status_listen,
+            alerts=alerts == "on",
         )
 
 

@@ -72,6 +72,7 @@ class Health:
                     where.lineno or 0,
                     where.name,
                     delay,
+                    extra={"alert": f"the {name} task died"},
                 )
             await self.pause(delay)
             self.tasks_down.pop(name, None)

@@ -287,7 +287,11 @@ class Runtime:
         if now - self._last_store_error >= STORE_ERROR_EVERY:
             self._last_store_error = now
             self._said_failing = True
-            log.error("the database is failing: %s (users are told; repeats once a minute)", error)
+            log.error(
+                "the database is failing: %s (users are told; repeats once a minute)",
+                error,
+                extra={"alert": "the database is failing"},
+            )
 
     def store_working(self) -> None:
         """A read succeeded. The once-a-minute limit is kept: on a full disk reads work and

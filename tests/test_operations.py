@@ -124,7 +124,7 @@ def test_settings_from_env_file(tmp_path: Path) -> None:
     assert settings.admin_ids == frozenset({1, 2})
     assert settings.log_level == "DEBUG"
     assert settings.db_path == Path("x.db")
-    with pytest.raises(SettingsError, match="GENTLY_ADMIN_IDS .* not 'me'"):
+    with pytest.raises(SettingsError, match=r"GENTLY_ADMIN_IDS .* not 'me'"):
         Settings.from_env({"GENTLY_ADMIN_IDS": "me"}, env_file=None)
 
 
@@ -156,7 +156,7 @@ def test_an_unusable_env_file_is_one_line_naming_it(tmp_path: Path) -> None:
 def test_a_bad_value_is_shown_but_never_the_token_or_the_secret() -> None:
     with pytest.raises(SettingsError, match="not 'LOUD'"):
         Settings.from_env({"GENTLY_LOG_LEVEL": "loud"}, env_file=None)
-    with pytest.raises(SettingsError, match="GENTLY_STATUS_PORT .* not '70000'"):
+    with pytest.raises(SettingsError, match=r"GENTLY_STATUS_PORT .* not '70000'"):
         Settings.from_env({"GENTLY_STATUS_PORT": "70000"}, env_file=None)
     env = {"GENTLY_WEBHOOK_URL": "https://bot.example.org/hook"}
     with pytest.raises(SettingsError) as refused:

@@ -29,6 +29,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import metrics
+from bot.alerts import Alerts
 from bot.commands import COMMANDS, command_action
 from bot.config import Settings
 from bot.content import REFERENCE, Guides, Messages
@@ -102,6 +103,7 @@ class Gently:
         self._file_problem: str | None = None
         self._heartbeat: asyncio.Task[None] | None = None
         self.last_beat: Beat | None = None
+        self.alerts: Alerts | None = None
         self.receiving = False  # updates are being fetched or accepted (set by the runner)
         self.webhook = WebhookWatch(app.bot) if settings.webhook_url else None
         self._started_at = time.time()
@@ -113,6 +115,11 @@ class Gently:
     async def start(self) -> None:
         """Once the Bot API has been reached (`app.initialize`): reminders, the heartbeat
         with housekeeping, and the bot's profile."""
+        if self.settings.alerts and self.settings.admin_ids:
+            where = str(self.settings.db_path.absolute())
+            loop = asyncio.get_running_loop()
+            self.alerts = Alerts(self.app.bot, self.settings.admin_ids, where, loop)
+            logging.getLogger("bot").addHandler(self.alerts)
         if self.reminder_loop:
             self.reminders.start()
         watched = self.health.supervise("heartbeat", self._beat_forever)
@@ -169,6 +176,9 @@ class Gently:
         last the database."""
         await self.delivery.settle()
         await self.reminders.stop()
+        if self.alerts is not None:
+            logging.getLogger("bot").removeHandler(self.alerts)
+            await self.alerts.settle()
         if self._heartbeat is not None:
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -227,7 +237,11 @@ class Gently:
         if file_problem is not None:
             problems.append(file_problem)
             if file_problem != self._file_problem:
-                log.error("%s: restore it from a backup and restart", file_problem)
+                log.error(
+                    "%s: restore it from a backup and restart",
+                    file_problem,
+                    extra={"alert": "the database file was replaced or removed"},
+                )
         self._file_problem = file_problem
         state = Beat(
             time.time(),

@@ -159,6 +159,7 @@ class Handlers:
             user_id,
             type(error).__name__,
             where.rstrip(),
+            extra={"alert": "an update could not be handled"},
         )
         if not isinstance(update, Update):
             return

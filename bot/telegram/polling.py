@@ -172,16 +172,18 @@ class PollingBot(ExtBot[Any]):
 
     def polling_error(self, error: TelegramError) -> None:
         """PTB's polling loop reports errors here (it backs off by itself)."""
-        serious = None
+        serious = kind = None
         if isinstance(error, Conflict):
             serious = "another process is fetching updates with this token (Conflict); stop it"
+            kind = "another process uses this bot's token"
         elif "rejected the token" in error.message:
             serious = "Telegram rejected the token (401); check TELEGRAM_BOT_TOKEN"
+            kind = "Telegram rejected the token while running"
         if serious is not None:
             now = time.monotonic()
             if now - self._conflict_logged >= CONFLICT_LOG_EVERY:
                 self._conflict_logged = now
-                log.error("%s. Retrying with backoff.", serious)
+                log.error("%s. Retrying with backoff.", serious, extra={"alert": kind})
         elif not isinstance(error, NetworkError):
             log.warning("fetching updates failed: %s", describe(error))
 

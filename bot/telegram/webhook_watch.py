@@ -47,6 +47,7 @@ class WebhookWatch:
                 error_at.isoformat(),
                 info.last_error_message or "no reason given",
                 pending,
+                extra={"alert": "Telegram cannot deliver to the webhook"},
             )
         self._last_error = error_at
         recent = error_at is not None and self._clock() - error_at.timestamp() < RECENT
