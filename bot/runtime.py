@@ -22,6 +22,7 @@ from typing import Any, Protocol
 
 from bot import metrics
 from bot.content import Guide, Guides
+from bot.pseudonyms import who
 from bot.store import Noted, Store, StoredUser, StoreUnavailable
 from bot.walkthrough import Action, Effect, Outcome, Progress, Screen, Verb, handle
 
@@ -240,7 +241,7 @@ class Runtime:
 
     async def blocked(self, user_id: int) -> None:
         """Telegram says the user blocked the bot: keep their progress, stop messaging them."""
-        log.info("user %s blocked the bot", user_id)
+        log.info("user %s blocked the bot", who(user_id))
         async with self.lock(user_id):
             await self.store.mark_blocked(user_id, self.now())
         self.reminders_changed()
@@ -250,7 +251,7 @@ class Runtime:
         they are back."""
         async with self.lock(user_id):
             if await self.store.unblock(user_id):
-                log.info("user %s unblocked the bot", user_id)
+                log.info("user %s unblocked the bot", who(user_id))
 
     async def heard(self, user_id: int, message_id: int, telegram: str | None) -> Guide:
         """The user wrote something that is not a command (or one the bot does not know):
@@ -263,7 +264,7 @@ class Runtime:
                 if isinstance(message_id, int):
                     await self.store.note_messages(user_id, [Noted(message_id)], self.now())
                 if await self.store.unblock(user_id):
-                    log.info("user %s unblocked the bot", user_id)
+                    log.info("user %s unblocked the bot", who(user_id))
         except StoreUnavailable as error:
             self.store_failed(error)
         return self.guides.for_user(language, telegram)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.content import Guide
+from bot.pseudonyms import who
 from bot.store import Store
 from bot.telegram.codec import encode
 from bot.walkthrough import Action, Verb
@@ -144,7 +145,7 @@ async def test_unexpected_error_reassures_the_user_and_logs_no_text(
         with caplog.at_level(logging.ERROR):
             await chat.send(chat.updates.message(ALICE, "my private words"))
         del runtime.heard
-    assert f"error handling message update for user {ALICE}: RuntimeError" in caplog.text
+    assert f"error handling message update for user {who(ALICE)}: RuntimeError" in caplog.text
     assert "went wrong" in chat.last_text(ALICE)
     assert "my private words" not in caplog.text
     assert TOKEN not in caplog.text
@@ -160,7 +161,7 @@ async def test_a_failing_reply_is_one_warning_and_the_tap_is_kept(
             await chat.press(ALICE, guide.messages.button("next"))
         (line,) = caplog.records
         assert line.levelno == logging.WARNING and line.exc_info is None
-        assert f"reply to user {ALICE} not delivered" in line.getMessage()
+        assert f"reply to user {who(ALICE)} not delivered" in line.getMessage()
     with sqlite3.connect(db_path) as raw:
         (step,) = raw.execute("SELECT step_id FROM users").fetchone()
     assert step == guide.parts[0].steps[1].id

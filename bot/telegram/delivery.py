@@ -25,6 +25,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot import metrics
 from bot.content import Guides
+from bot.pseudonyms import who
 from bot.runtime import Chat, Origin, Shown
 from bot.telegram.budget import Lane
 from bot.telegram.ordering import QUIET
@@ -161,7 +162,7 @@ class Delivery:
                 log.warning(
                     "could not delete %d message(s) for user %s: %s (kept for another try)",
                     len(batch),
-                    chat_id,
+                    who(chat_id),
                     type(error).__name__,
                 )
             else:
@@ -294,7 +295,9 @@ class Delivery:
 def not_delivered(chat_id: int, error: Exception) -> None:
     """The tap is committed; only its reply is lost (the user can /resume). One line."""
     if isinstance(error, SendSkipped):
-        log.debug("reply to user %s not sent: %s", chat_id, error)
+        log.debug("reply to user %s not sent: %s", who(chat_id), error)
     else:
         message = getattr(error, "message", "")
-        log.warning("reply to user %s not delivered: %s %s", chat_id, type(error).__name__, message)
+        log.warning(
+            "reply to user %s not delivered: %s %s", who(chat_id), type(error).__name__, message
+        )

@@ -13,6 +13,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from bot.commands import command_action
 from bot.content import Guides, Messages
 from bot.markup import escape
+from bot.pseudonyms import who
 from bot.reporting import stats_text
 from bot.runtime import Origin, Runtime
 from bot.store import Stats
@@ -156,7 +157,7 @@ class Handlers:
         log.error(
             "error handling %s update for user %s: %s\n%s",
             kind,
-            user_id,
+            who(user_id),
             type(error).__name__,
             where.rstrip(),
             extra={"alert": "an update could not be handled"},

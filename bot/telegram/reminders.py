@@ -24,6 +24,7 @@ from telegram.error import Forbidden, NetworkError, RetryAfter, TelegramError
 from bot import metrics
 from bot.content import Guide
 from bot.health import Health
+from bot.pseudonyms import who
 from bot.runtime import Runtime, Shown
 from bot.store import Reminder, Store, StoreUnavailable
 from bot.telegram.delivery import Delivery
@@ -172,7 +173,7 @@ class ReminderTimer:
                 user_id, screens.reminder(self.guide_of(reminder)), claim
             )
             metrics.REMINDERS.labels(event="sent").inc()
-            log.info("reminder sent to user %s", user_id)
+            log.info("reminder sent to user %s", who(user_id))
             await self.runtime.note_sent(user_id, Shown(sent, keyboard=True))
         except SendSkipped:
             # not claimed: still pending if still wanted; if the user finished the guide or
@@ -189,7 +190,7 @@ class ReminderTimer:
                 metrics.REMINDERS.labels(event="released").inc()
                 log.warning(
                     "reminder for user %s not delivered (%s); retrying later",
-                    user_id,
+                    who(user_id),
                     type(error).__name__,
                 )
             else:  # never twice: a reminder that may have arrived is not sent again
@@ -198,13 +199,13 @@ class ReminderTimer:
                 log.info(
                     "reminder for user %s dropped: it may have been delivered (%s); "
                     "%d dropped since start",
-                    user_id,
+                    who(user_id),
                     type(error).__name__,
                     self.maybe_arrived,
                 )
         except TelegramError as error:
             metrics.REMINDERS.labels(event="dropped").inc()
-            log.warning("reminder for user %s dropped: %s", user_id, error.message)
+            log.warning("reminder for user %s dropped: %s", who(user_id), error.message)
         except StoreUnavailable as error:
             self.runtime.store_failed(error)
         finally:

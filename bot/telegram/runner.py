@@ -27,6 +27,7 @@ from bot.config import Settings
 from bot.content import Guides
 from bot.instance import InstanceLock, Misconfigured, StartupFailed
 from bot.notify import Notifier
+from bot.pseudonyms import use_key_beside
 from bot.status import StatusServer
 from bot.store import check_database_file
 from bot.telegram.app import ALLOWED_UPDATES, Gently, create_gently, intake_full
@@ -45,6 +46,7 @@ def run_bot(settings: Settings, guides: Guides) -> int:
     lock = InstanceLock(settings.db_path)
     lock.acquire()  # AlreadyRunning: the caller prints its one line
     try:
+        use_key_beside(settings.db_path)
         tune_garbage_collector()
         return asyncio.run(serve(settings, guides))
     finally:

@@ -28,6 +28,7 @@ from telegram.ext import BaseRateLimiter
 
 from bot import metrics
 from bot.health import Health
+from bot.pseudonyms import who
 from bot.telegram.budget import Budget, Lane, Limits
 
 log = logging.getLogger(__name__)
@@ -135,7 +136,7 @@ class SendScheduler(BaseRateLimiter[Send]):
                 pause = error.retry_after
                 seconds = pause if isinstance(pause, int | float) else pause.total_seconds()
                 self._budget.pause(chat, self._clock() + seconds)
-                log.warning("Telegram asked to slow down for %ss (chat %s)", seconds, chat)
+                log.warning("Telegram asked to slow down for %ss (chat %s)", seconds, who(chat))
                 metrics.RETRY_AFTER_PAUSES.inc()
                 self._wake.set()
                 paused += seconds
