@@ -4,8 +4,9 @@ parsing and HTTP, the send scheduler, the database, the logs.
 
     python -m bench.process '{"offered": 20, "seconds": 60, "sample_s": 10}'  → one JSON line
 
-Users tap along the guide at `offered` a second, each tap moving its user on (a real
-write), spread over enough users that nobody reaches the end. Reported: the process's own
+`stored` users are in the database (100,000 by default, so the database is larger than
+SQLite's page cache, as in production); taps at `offered` a second go to them in a
+scattered order, each moving its user one step on along the guide (a real write). Reported: the process's own
 CPU time per tap (user + system, from /proc, start-up excluded), its CPU while idle, and
 its RSS sampled as it goes.
 """
@@ -63,7 +64,7 @@ def measure(config: dict[str, Any], folder: Path) -> dict[str, Any]:
     plan = [encode(action) for action in forward_plan(guide)]
     offered, seconds = config["offered"], config["seconds"]
     total = int(offered * seconds)
-    users = max(300, total // (len(plan) - 1) + 1)
+    users = config.get("stored", 100_000)
     db = folder / "gently.sqlite3"
     asyncio.run(populate(db, range(1, users + 1), stored_progress(guide), int(time.time())))
     with FakeBotServer() as server:
@@ -94,7 +95,8 @@ def measure(config: dict[str, Any], folder: Path) -> dict[str, Any]:
                 delay = due - time.perf_counter()
                 if delay > 0:
                     time.sleep(delay)  # an open-loop feed at the offered rate
-                user, position = 1 + index % users, index // users
+                # a prime stride: every user once per round, in a scattered order
+                user, position = 1 + (index * 7919) % users, (index // users) % len(plan)
                 server.push(tap(user, plan[position], index))
                 if time.perf_counter() - start >= next_sample:
                     samples.append((round(time.perf_counter() - start), rss_mb(process.pid)))
