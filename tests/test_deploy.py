@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
 import shutil
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
 import pytest
+
+from bench.workload import populate
+from bot.walkthrough import Progress
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,6 +60,9 @@ def test_dockerfile_installs_dependencies_before_the_source_and_drops_root() -> 
     # what runs is the installed package: the source tree is gone, and not the workdir
     assert any("pip install --no-deps /src && rm -rf /src" in line for line in lines)
     assert "WORKDIR /data" in lines
+    assert "USER 10001:10001" in lines  # numeric: a policy of non-root users can check it
+    ignored = (ROOT / ".dockerignore").read_text().splitlines()
+    assert {".venv", "data", "deploy/.env", ".git"} <= set(ignored)
     assert any(line.startswith("USER ") and "root" not in line for line in lines)
     assert any(line.startswith("HEALTHCHECK") for line in lines)
     assert any(line.startswith("VOLUME") for line in lines)
@@ -61,7 +70,15 @@ def test_dockerfile_installs_dependencies_before_the_source_and_drops_root() -> 
 
 def test_compose_and_systemd_unit() -> None:
     compose = (ROOT / "deploy/compose.yaml").read_text()
-    for promise in ("restart: unless-stopped", "env_file:", "gently-data:/data", "max-size"):
+    for promise in (
+        "restart: unless-stopped",
+        "env_file:",
+        "gently-data:/data",
+        "max-size",
+        "read_only: true",
+        "cap_drop: [ALL]",
+        "no-new-privileges:true",
+    ):
         assert promise in compose
     unit = (ROOT / "deploy/gently.service").read_text()
     for promise in (
@@ -119,3 +136,49 @@ def test_the_unit_is_hardened_to_an_exposure_of_two_at_most() -> None:
         result.stdout.rsplit("Overall exposure level for gently.service:", 1)[1].split()[0]
     )
     assert level <= 2.0, result.stdout
+
+
+def unit_commands(name: str, root: Path) -> dict[str, str]:
+    """A unit's Exec lines as the shell would run them, with /var/lib/gently moved to
+    `root` and the venv's python replaced by this one (systemd's %% unescaped)."""
+    commands = {}
+    for line in (ROOT / "deploy" / name).read_text().splitlines():
+        if line.startswith("Exec"):
+            key, _, command = line.partition("=")
+            command = command.replace("%%", "%").replace("/var/lib/gently", str(root))
+            commands[key] = command.replace("/opt/gently/venv/bin/python", sys.executable)
+    return commands
+
+
+@pytest.mark.process
+def test_the_daily_backup_unit_copies_and_keeps_the_newest_seven(tmp_path: Path) -> None:
+    timer = (ROOT / "deploy/gently-backup.timer").read_text()
+    assert "OnCalendar=daily" in timer and "Persistent=true" in timer
+    unit = (ROOT / "deploy/gently-backup.service").read_text()
+    for promise in ("User=gently", "EnvironmentFile=/etc/gently.env", "Type=oneshot"):
+        assert promise in unit
+    commands = unit_commands("gently-backup.service", tmp_path)
+    db = tmp_path / "gently.sqlite3"
+    asyncio.run(populate(db, range(1, 4), Progress(step_id="collect.why"), 0))
+    backups = tmp_path / "backups"
+    backups.mkdir(mode=0o700)
+    for day in range(1, 10):  # nine older copies
+        old = backups / f"gently-202611{day:02d}T000000Z.sqlite3"
+        old.write_bytes(b"old")
+        os.utime(old, (day * 86400, day * 86400))
+    env = {**os.environ, "GENTLY_DB_PATH": str(db)}
+    for key in ("ExecStart", "ExecStartPost"):
+        done = subprocess.run(
+            ["/bin/sh", "-c", commands[key].split(" -c ", 1)[1].strip("'")],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+    kept = sorted(p.name for p in backups.iterdir())
+    assert len(kept) == 7, kept
+    newest = [name for name in kept if not name.startswith("gently-202611")]
+    assert len(newest) == 1 and (backups / newest[0]).stat().st_mode & 0o777 == 0o600
