@@ -54,8 +54,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Gently cannot start: {error}", file=sys.stderr)
         return EX_CONFIG
     except StoreUnavailable as error:
+        said = str(error)
+        if str(settings.db_path) not in said:  # always name the file
+            said = f"{os.path.abspath(settings.db_path)}: {said}"
         print(
-            f"Gently cannot use its database: {error}. Restore it from a backup, or fix "
+            f"Gently cannot use its database: {said}. Restore it from a backup, or fix "
             "its permissions, then start again.",
             file=sys.stderr,
         )

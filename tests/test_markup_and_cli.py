@@ -71,7 +71,8 @@ def test_cli_exit_codes(tmp_path: Path) -> None:
     damaged.write_bytes(b"not a database at all" * 100)
     unavailable = cli("stats", GENTLY_DB_PATH=str(damaged))
     assert unavailable.returncode == 1
-    assert unavailable.stderr.startswith("Gently cannot use its database:")
+    assert unavailable.stderr.startswith(f"Gently cannot use its database: {damaged}")
+    assert len(unavailable.stderr.splitlines()) == 1
     assert "Traceback" not in unavailable.stderr
     unknown = cli("nonsense")
     assert unknown.returncode == 2
