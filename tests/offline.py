@@ -98,6 +98,11 @@ class OfflineBotAPI(BaseRequest):
         self._failures: dict[tuple[str, int | None], tuple[int, str]] = {}
         self._timeouts: set[tuple[str, int | None]] = set()
         self.count = 0
+        self.webhook_info: dict[str, Any] = {  # what getWebhookInfo answers
+            "url": "",
+            "has_custom_certificate": False,
+            "pending_update_count": 0,
+        }
         # what the bot's profile shows, as Telegram keeps it: (field, language) → value
         self.profile: dict[tuple[str, str | None], Any] = {}
 
@@ -164,7 +169,7 @@ class OfflineBotAPI(BaseRequest):
         if call.method == "getUpdates":
             return []
         if call.method == "getWebhookInfo":
-            return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+            return self.webhook_info
         if call.method in MESSAGE_METHODS:
             message_id = call.params.get("message_id") or next(self._ids)
             call.message_id = int(message_id)
