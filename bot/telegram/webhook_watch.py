@@ -17,7 +17,7 @@ from bot import metrics
 log = logging.getLogger(__name__)
 
 CHECK_EVERY = 300  # seconds
-RECENT = 600  # seconds: an error older than this with nothing pending is history
+RECENT = 3 * CHECK_EVERY  # seconds: an older error is history (Telegram dates each one)
 
 
 class WebhookWatch:
