@@ -137,3 +137,18 @@ def test_the_version_is_printed_without_settings() -> None:
     assert result.returncode == 0
     assert result.stdout == f"gently-bot {__version__}\n"
     assert __version__ == "0.3.0"
+
+
+@pytest.mark.process
+def test_an_env_file_that_cannot_be_read_is_one_line_and_exit_78(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_bytes(b"TELEGRAM_BOT_TOKEN=\xff\xfe\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "run"],
+        cwd=tmp_path,
+        env=clean_env(PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 78
+    assert result.stderr == f"Configuration problem: {tmp_path / '.env'} is not UTF-8 text\n"
