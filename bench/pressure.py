@@ -244,6 +244,7 @@ class Taps:
         factory: Updates,
     ) -> None:
         self._args = (gently.app, api, guide, users, offered)
+        self.round_s = 2.0  # taps go in rounds: a stop waits for the round to end
         self._factory = factory
         self._step: dict[int, int] = defaultdict(int)
         self._stop = asyncio.Event()
@@ -251,7 +252,7 @@ class Taps:
 
     async def _run(self) -> None:
         while not self._stop.is_set():
-            await tap(*self._args, 2.0, step=self._step, factory=self._factory)
+            await tap(*self._args, self.round_s, step=self._step, factory=self._factory)
 
     async def stop(self) -> None:
         self._stop.set()
@@ -300,7 +301,7 @@ async def housekeeping(config: dict[str, Any], folder: Path, guide: Guide) -> di
     api = TimedAPI(RTT, guide.messages.reminder("text"), record=True)
     later = [0.0]
     gently = await started(folder, guide, api, lambda: time.time() + later[0])
-    erasers = range(users - 9, users + 1)
+    erasers = range(users - config.get("erasures", 10) + 1, users + 1)
     for user in erasers:
         await in_ledger(gently, user, 1000)
     phases: dict[str, Any] = {}
@@ -313,15 +314,17 @@ async def housekeeping(config: dict[str, Any], folder: Path, guide: Guide) -> di
 
     factory = Updates(gently.app.bot)
     taps = Taps(gently, api, guide, range(1, 501), config.get("offered", 20), factory)
+    taps.round_s = config.get("round_s", taps.round_s)
     try:
-        await phase("quiet", asyncio.sleep(3))  # the baseline: nothing else runs
+        quiet = asyncio.sleep(config.get("quiet_s", 3.0))  # the baseline: nothing else runs
+        await phase("quiet", quiet)
         await phase("backup", backup_beside(folder, "one.sqlite3"))
         await phase("/stats, five times", stats_command(api, gently, factory, 5))
         later[0] = 3600.0
         await phase("prune after a 48-hour outage", gently.runtime.housekeeping())
         erasing = one_by_one(confirm_delete(api, gently, factory, u, 0) for u in erasers)
         await phase(
-            "10 erasures in turn beside a backup",
+            f"{len(erasers)} erasures in turn beside a backup",
             both(erasing, backup_beside(folder, "two.sqlite3")),
         )
     finally:

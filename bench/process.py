@@ -6,9 +6,9 @@ parsing and HTTP, the send scheduler, the database, the logs.
 
 `stored` users are in the database (100,000 by default, so the database is larger than
 SQLite's page cache, as in production); taps at `offered` a second go to them in a
-scattered order, each moving its user one step on along the guide (a real write). Reported: the process's own
-CPU time per tap (user + system, from /proc, start-up excluded), its CPU while idle, and
-its RSS sampled as it goes.
+scattered order, each moving its user one step on along the guide (a real write).
+Reported: the process's own CPU time per tap (user + system, from /proc, start-up
+excluded), its CPU while idle, and its RSS sampled as it goes.
 """
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ def measure(config: dict[str, Any], folder: Path) -> dict[str, Any]:
             "TELEGRAM_BOT_TOKEN": "123456:BENCH",
             "TELEGRAM_BASE_URL": server.base_url,
             "GENTLY_DB_PATH": str(db),
+            **{k: v for k, v in os.environ.items() if k.startswith("MALLOC_")},  # experiments
         }
         process = subprocess.Popen(
             [sys.executable, *PROFILE, "-m", "bot", "run"],

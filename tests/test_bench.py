@@ -31,7 +31,14 @@ def test_the_production_benchmark_runs_one_tiny_configuration() -> None:
 def test_the_housekeeping_scenario_runs_at_a_tiny_scale() -> None:
     run = in_process(
         "bench.pressure",
-        {"scenario": "housekeeping", "users": 2000, "ledger_rows": 10_000},
+        {
+            "scenario": "housekeeping",
+            "users": 2000,
+            "ledger_rows": 10_000,
+            "erasures": 2,
+            "quiet_s": 0.5,
+            "round_s": 0.5,
+        },
         "housekeeping smoke",
     )
     assert run["ledger_rows_after"] < 10_000, run  # the outage's ids were pruned
