@@ -17,6 +17,7 @@ import sqlite3
 import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from glob import escape as glob_escape
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -220,9 +221,14 @@ class Store:
 
     async def _migrate(self, target_version: int | None) -> None:
         current = await self.schema_version()
-        for version, sql in migrations():
-            if version <= current or (target_version is not None and version > target_version):
-                continue
+        pending = [
+            (version, sql)
+            for version, sql in migrations()
+            if version > current and (target_version is None or version <= target_version)
+        ]
+        if pending and current > 0:  # an existing database: keep it as it was first
+            await self._copy_before_upgrade(current, pending[-1][0])
+        for version, sql in pending:
             log.info("migrating database to schema version %d", version)
             await self._db.executescript(
                 f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
@@ -491,10 +497,25 @@ class Store:
             ledger_rows=int(ledger[0]) if ledger else 0,
         )
 
+    async def _copy_before_upgrade(self, current: int, target: int) -> None:
+        """Before migrating: a consistent copy beside the database, `<name>.before-v<N>.sqlite3`
+        (N: the version it is about to become), made as `backup` makes one. Only the latest
+        is kept: each still holds users who have erased themselves since."""
+        path = self.path
+        copy = path.with_name(f"{path.stem}.before-v{target}.sqlite3")
+        for older in path.parent.glob(f"{glob_escape(path.stem)}.before-v*.sqlite3"):
+            older.unlink(missing_ok=True)
+        await self._copy_to(copy)
+        log.info(
+            "upgrading the database from schema %d to %d; a copy as it was: %s",
+            current,
+            target,
+            copy,
+        )
+
     async def backup(self, destination: Path) -> None:
-        """A consistent copy of the live database, safe while the bot keeps writing. The
-        file is created 0600 before a byte is written (VACUUM INTO accepts an empty file),
-        in a directory only the owner can enter."""
+        """A consistent copy of the live database, safe while the bot keeps writing, in a
+        directory only the owner can enter."""
         destination = Path(destination)
         folder = destination.parent
         if folder.exists():
@@ -505,6 +526,11 @@ class Store:
                 )
         else:
             private_folders(folder)
+        await self._copy_to(destination)
+
+    async def _copy_to(self, destination: Path) -> None:
+        """VACUUM INTO a file created 0600 before a byte is written (it accepts an empty
+        file); a copy that fails is removed."""
         try:
             os.close(os.open(destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         except FileExistsError:
@@ -512,7 +538,8 @@ class Store:
         try:
             await self._write("VACUUM INTO ?", (str(destination),))
         except BaseException:
-            destination.unlink(missing_ok=True)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(destination)
             raise
 
     async def integrity_ok(self) -> bool:

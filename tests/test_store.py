@@ -140,15 +140,29 @@ async def test_migrates_a_version_one_database(db_path: Path) -> None:
             "started_at, last_seen_at) VALUES (7, ?, 'talk.lube', 10, '[\"talk.gloves\"]', ?, ?)",
             (NOW, NOW, NOW),
         )
+    raw.close()
+    stale = db_path.with_name(f"{db_path.stem}.before-v4.sqlite3")  # an earlier upgrade's
+    stale.write_bytes(b"an older copy")
     new = await Store.open(db_path)
     try:
         assert await new.schema_version() == SCHEMA_VERSION == migrations()[-1][0]
         loaded = await progress_of(new, 7)
         assert loaded is not None
+        assert loaded.step_id == "talk.lube"
         assert loaded.ticked == frozenset({"talk.gloves"})
         assert await new.set_reminder(7, NOW + 60)
     finally:
         await new.close()
+    # a consistent copy of the database as it was, beside it, private; only the latest kept
+    copy = db_path.with_name(f"{db_path.stem}.before-v{SCHEMA_VERSION}.sqlite3")
+    assert copy.stat().st_mode & 0o777 == 0o600 and not stale.exists()
+    with sqlite3.connect(copy) as raw:
+        assert raw.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert raw.execute("SELECT step_id FROM users").fetchall() == [("talk.lube",)]
+    raw.close()
+    again = await Store.open(db_path)  # nothing to migrate: no new copy
+    await again.close()
+    assert sorted(p.name for p in db_path.parent.glob("*.before-v*")) == [copy.name]
 
 
 async def test_many_concurrent_taps_lose_nothing(
