@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 STORE_ERROR_EVERY = 60  # seconds between ERROR lines while the store keeps failing
+RECOVERED_AFTER = 30  # seconds without a failure before a read or the probe counts as working
 # Telegram lets a bot delete messages for 48 hours; the margin covers the time between
 # Telegram dating a message and the bot noting it, and clocks that drift a little.
 DELETABLE_FOR = 48 * 3600 - 300
@@ -104,6 +105,7 @@ class Runtime:
         self.reminders_changed = reminders_changed
         self.store_failing_since: float | None = None
         self._last_store_error = float("-inf")
+        self._last_failure = float("-inf")  # by `clock`
         self._said_failing = False
         self._locks: weakref.WeakValueDictionary[int, asyncio.Lock] = weakref.WeakValueDictionary()
 
@@ -123,13 +125,13 @@ class Runtime:
         """Apply one action, commit it, then deliver its screen. None if the store failed
         (the user has been told)."""
         try:
-            outcome, chat, newcomer = await self._commit(user_id, action, origin)
+            outcome, chat, newcomer, wrote = await self._commit(user_id, action, origin)
         except StoreUnavailable as error:
             self.store_failed(error)
             # a quick exit never posts into the chat, not even to say the store failed
             await self.delivery.unavailable(user_id, origin, say=action.verb is not Verb.HIDE)
             return None
-        self.store_working()
+        self.store_working(wrote=wrote)
         removed = await self.delivery.erase(user_id, chat.erase) if chat.erase else ()
         if chat.if_left is not None and set(removed) != set(chat.erase):
             outcome = replace(outcome, screen=chat.if_left)  # say honestly what is left
@@ -181,9 +183,9 @@ class Runtime:
 
     async def _commit(
         self, user_id: int, action: Action, origin: Origin | None
-    ) -> tuple[Outcome, Chat, bool]:
-        """Commit one action; returns its outcome, the chat as delivery needs it, and
-        whether the user just confirmed 18+ (a newcomer)."""
+    ) -> tuple[Outcome, Chat, bool, bool]:
+        """Commit one action; returns its outcome, the chat as delivery needs it, whether
+        the user just confirmed 18+ (a newcomer), and whether anything was written."""
         async with self.lock(user_id):
             stored = await self.store.load_user(user_id)
             before = stored.progress if stored else None
@@ -199,12 +201,15 @@ class Runtime:
                 if_left = outcome.if_left
                 if if_left is not None and contents.leftovers:
                     outcome = replace(outcome, screen=if_left)
+            wrote = True
             if outcome.effect is Effect.FORGET:
                 await self.store.delete_user(user_id)
             elif outcome.progress is not None and outcome.progress != before:
                 await self.store.save(user_id, outcome.progress, now)  # clears a block
             elif stored is not None and stored.blocked:
                 await self.store.unblock(user_id)  # they are back: any message says so
+            else:
+                wrote = outcome.reminder is not None
             if outcome.reminder is not None:
                 if outcome.reminder.delay is None:
                     await self.store.clear_reminder(user_id)
@@ -218,7 +223,8 @@ class Runtime:
                 live, tapped_shows = await self.store.chat_state(user_id, tapped)
             tidy = outcome.progress.tidy if outcome.progress else False
             newcomer = before is None and outcome.progress is not None
-            return outcome, Chat(live, tidy, erase, if_left, tapped_shows), newcomer
+            chat = Chat(live, tidy, erase, if_left, tapped_shows)
+            return outcome, chat, newcomer, wrote
 
     @staticmethod
     def _open(stored: StoredUser | None, now: int) -> Progress | None:
@@ -282,6 +288,7 @@ class Runtime:
 
     def store_failed(self, error: Exception) -> None:
         metrics.STORE_FAILURES.inc()
+        self._last_failure = self.clock()
         now = time.monotonic()
         if self.store_failing_since is None:
             self.store_failing_since = self.clock()
@@ -294,9 +301,14 @@ class Runtime:
                 extra={"alert": "the database is failing"},
             )
 
-    def store_working(self) -> None:
-        """A read succeeded. The once-a-minute limit is kept: on a full disk reads work and
-        writes fail, and alternating must not turn into a line per tap."""
+    def store_working(self, *, wrote: bool = False) -> None:
+        """Something worked. A user's write that committed (`wrote`) proves the database
+        works; a read, or the heartbeat's tiny probe (on a full disk it can still fit into
+        the WAL while every tap fails), counts only once no failure was seen for
+        `RECOVERED_AFTER` seconds. The once-a-minute limit is kept: alternating must not
+        turn into a line per tap."""
+        if not wrote and self.clock() - self._last_failure < RECOVERED_AFTER:
+            return
         if self.store_failing_since is not None:
             self.store_failing_since = None
             if self._said_failing:

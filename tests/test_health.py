@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from bot.content import Guide
-from bot.health import check, heartbeat_path
+from bot.health import check, diagnose, heartbeat_path
+from bot.runtime import RECOVERED_AFTER
+from bot.store import StoreUnavailable
 from tests.helpers import FakeClock, until
 from tests.telegram_helpers import Chat, running
 
@@ -111,7 +113,27 @@ async def test_health_follows_writes_not_reads(guide: Guide, db_path: Path) -> N
         state = await chat.gently.beat()
         assert state.store_failing_since is not None
         await chat.gently.store._db.execute("PRAGMA query_only = OFF")
+        assert (await chat.gently.beat()).store_failing_since is not None  # too soon to tell
+        chat.clock.advance(RECOVERED_AFTER)
         assert (await chat.gently.beat()).store_failing_since is None  # the probe wrote
+
+
+async def test_taps_failing_while_the_probe_fits_are_unhealthy_after_a_minute(
+    guide: Guide, db_path: Path
+) -> None:
+    """A full disk: a tap's write fails, yet the heartbeat's tiny probe still fits into the
+    WAL. Failures every few seconds keep the database failing, and after a minute the
+    verdict (health, /healthz, the watchdog) is unhealthy."""
+    async with running(guide, db_path) as chat:
+        await chat.begin(ALICE)
+        runtime = chat.gently.runtime
+        for _ in range(14):  # a failing tap every 5 s for 70 s, a heartbeat between each
+            runtime.store_failed(StoreUnavailable("database or disk is full"))
+            chat.clock.advance(5)
+            await chat.command(ALICE, "/resume")  # a read works meanwhile
+            state = await chat.gently.beat()
+        assert state.store_failing_since is not None
+        assert "failing" in (diagnose(state, now=chat.clock()) or "")
 
 
 async def test_the_probe_alone_finds_writes_failing(guide: Guide, db_path: Path) -> None:
