@@ -15,6 +15,8 @@ from collections.abc import Mapping
 
 log = logging.getLogger(__name__)
 
+MIN_BEAT = 0.5  # seconds: a tiny WatchdogSec must not turn the heartbeat into a busy loop
+
 
 class Notifier:
     def __init__(self, address: str | None, watchdog_seconds: float | None = None) -> None:
@@ -34,17 +36,20 @@ class Notifier:
 
     def heartbeat_every(self, default: float) -> float:
         """How often to beat: twice per watchdog interval when systemd watches."""
-        return default if self.watchdog_seconds is None else min(default, self.watchdog_seconds / 2)
+        if self.watchdog_seconds is None:
+            return default
+        return max(MIN_BEAT, min(default, self.watchdog_seconds / 2))
 
     def ready(self) -> None:
         self._ready = True
         self._send("READY=1")
 
     def watchdog(self) -> None:
-        if self._ready:  # systemd starts watching once the service is ready
+        if self._ready:  # systemd watches from READY=1 to STOPPING=1
             self._send("WATCHDOG=1")
 
     def stopping(self) -> None:
+        self._ready = False
         self._send("STOPPING=1")
 
     def _send(self, state: str) -> None:
@@ -52,7 +57,8 @@ class Notifier:
             return
         try:
             with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-                sock.sendto(state.encode(), self.address)
+                # never wait: a notify socket nobody reads would otherwise freeze the bot
+                sock.sendto(state.encode(), socket.MSG_DONTWAIT, self.address)
         except OSError as error:
             if not self._failed:  # one line, not one a heartbeat
                 log.warning("cannot notify systemd at NOTIFY_SOCKET: %s", error.strerror or error)

@@ -104,6 +104,7 @@ class Gently:
         self._heartbeat: asyncio.Task[None] | None = None
         self.last_beat: Beat | None = None
         self.alerts: Alerts | None = None
+        self._heartbeat_error: str | None = None
         self.receiving = False  # updates are being fetched or accepted (set by the runner)
         self.webhook = WebhookWatch(app.bot) if settings.webhook_url else None
         self._started_at = time.time()
@@ -187,7 +188,8 @@ class Gently:
         await self.store.close()
         # a stopped bot has no heartbeat: `health` must not call it healthy meanwhile
         heartbeat_path(self.settings.db_path).unlink(missing_ok=True)
-        log.info("database closed")
+        if self.last_beat is not None:  # a start that failed says only why
+            log.info("database closed")
 
     async def _beat_forever(self) -> None:
         housekept = float("-inf")
@@ -254,7 +256,11 @@ class Gently:
         try:
             beat(heartbeat_path(self.settings.db_path), state)
         except OSError as error:
-            log.warning("cannot write the heartbeat: %s", error)
+            if str(error) != self._heartbeat_error:  # once, not every beat (a full disk)
+                log.warning("cannot write the heartbeat: %s", error)
+            self._heartbeat_error = str(error)
+        else:
+            self._heartbeat_error = None
         return state
 
 
