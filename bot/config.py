@@ -87,7 +87,7 @@ class Settings:
             startup_retry_seconds=parse_seconds(
                 "GENTLY_STARTUP_RETRY_SECONDS", get("GENTLY_STARTUP_RETRY_SECONDS"), 60.0
             ),
-            status_port=parse_port("GENTLY_STATUS_PORT", status_port) if status_port else None,
+            status_port=status_port_of(status_port, webhook_url, get("GENTLY_WEBHOOK_PORT")),
             status_listen=status_listen,
             alerts=alerts == "on",
         )
@@ -161,9 +161,18 @@ def parse_ids(name: str, raw: str | None) -> frozenset[int]:
 
 
 def parse_port(name: str, raw: str) -> int:
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not (raw.isascii() and raw.isdigit()) or not 0 < int(raw) < 65536:
         raise SettingsError(f"{name} must be a port number between 1 and 65535, not {raw!r}")
     return int(raw)
+
+
+def status_port_of(raw: str | None, webhook_url: str | None, webhook: str | None) -> int | None:
+    if raw is None:
+        return None
+    port = parse_port("GENTLY_STATUS_PORT", raw)
+    if webhook_url and port == parse_port("GENTLY_WEBHOOK_PORT", webhook or "8443"):
+        raise SettingsError("GENTLY_STATUS_PORT must differ from GENTLY_WEBHOOK_PORT")
+    return port
 
 
 def read_env_file(path: Path) -> dict[str, str]:

@@ -29,6 +29,7 @@ class StatusServer:
         self._listen = listen
         self._port = port
         self._server: asyncio.Server | None = None
+        self._serving: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Raises OSError when the address cannot be used."""
@@ -38,18 +39,27 @@ class StatusServer:
         log.info("status endpoint on http://%s:%d (/healthz, /metrics)", self._listen, self._port)
 
     async def close(self) -> None:
+        """Stop listening and end the requests still open (a probe at the wrong moment must
+        not leave an error behind)."""
         if self._server is not None:
             self._server.close()
+            for serving in self._serving:
+                serving.cancel()
+            await asyncio.gather(*self._serving, return_exceptions=True)
             with contextlib.suppress(Exception):
                 await self._server.wait_closed()
             self._server = None
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._serving.add(task)
+            task.add_done_callback(self._serving.discard)
         try:
-            status, kind, body = await asyncio.wait_for(self._answer(reader), TIMEOUT)
-        except (TimeoutError, ConnectionError, asyncio.LimitOverrunError, EOFError):
-            status, kind, body = 400, "text/plain; charset=utf-8", b"bad request\n"
-        try:
+            try:
+                status, kind, body = await asyncio.wait_for(self._answer(reader), TIMEOUT)
+            except (TimeoutError, ConnectionError, asyncio.LimitOverrunError, EOFError):
+                status, kind, body = 400, "text/plain; charset=utf-8", b"bad request\n"
             writer.write(
                 f"HTTP/1.0 {status} {REASONS[status]}\r\nContent-Type: {kind}\r\n"
                 f"Content-Length: {len(body)}\r\nCache-Control: no-store\r\n"
@@ -59,6 +69,10 @@ class StatusServer:
             await writer.drain()
         except ConnectionError:
             pass  # the prober went away
+        except asyncio.CancelledError:
+            # `close` ended it: finish quietly, as asyncio logs a stream task that ends
+            # cancelled as an ERROR (nothing waits on this task but `close`)
+            pass
         finally:
             writer.close()
 

@@ -229,7 +229,7 @@ class Store:
         if pending and current > 0:  # an existing database: keep it as it was first
             await self._copy_before_upgrade(current, pending[-1][0])
         for version, sql in pending:
-            log.info("migrating database to schema version %d", version)
+            log.debug("migrating database to schema version %d", version)
             await self._db.executescript(
                 f"BEGIN IMMEDIATE;\n{sql}\nPRAGMA user_version = {version};\nCOMMIT;"
             )

@@ -3,17 +3,18 @@ socket, as `Type=notify` with `WatchdogSec=` would."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from bot.notify import MIN_BEAT, Notifier
 from tests.fake_bot_server import FakeBotServer
 from tests.test_process import bot, polling
-
-pytestmark = pytest.mark.process
 
 BEAT_SECONDS = 0.5  # WATCHDOG_USEC of 1 s: the bot beats twice per interval
 
@@ -28,6 +29,7 @@ def messages(sock: socket.socket, until: str, within: float = 20.0) -> list[str]
     return got
 
 
+@pytest.mark.process
 @pytest.mark.parametrize("abstract", [False, True], ids=["path", "abstract name"])
 def test_ready_then_watchdog_only_while_healthy_then_stopping(
     tmp_path: Path, abstract: bool
@@ -62,3 +64,42 @@ def test_ready_then_watchdog_only_while_healthy_then_stopping(
             code, _ = running.stop()
             assert messages(systemd, "STOPPING=1") == ["STOPPING=1"]
     assert code == 0, running.text
+
+
+def test_a_notify_socket_nobody_reads_never_blocks_the_bot(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A stalled PID 1 (or a container's notify proxy): its queue fills after a few
+    datagrams. Sending must fail at once, with one line, not wait."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as stalled:
+        stalled.bind(str(tmp_path / "stalled.sock"))  # never read
+        notifier = Notifier(str(tmp_path / "stalled.sock"))
+        done = threading.Event()
+
+        def beat_many() -> None:
+            notifier.ready()
+            for _ in range(200):
+                notifier.watchdog()
+            done.set()
+
+        with caplog.at_level(logging.WARNING):
+            worker = threading.Thread(target=beat_many, daemon=True)
+            worker.start()
+            assert done.wait(10), "sending to a full notify socket blocked"
+        lines = [r for r in caplog.records if "cannot notify systemd" in r.getMessage()]
+        assert len(lines) == 1
+
+
+def test_nothing_after_stopping_and_a_floor_on_the_beat(tmp_path: Path) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(str(tmp_path / "n.sock"))
+        systemd.settimeout(5)
+        notifier = Notifier(str(tmp_path / "n.sock"), watchdog_seconds=0.000001)
+        notifier.ready()
+        notifier.stopping()
+        notifier.watchdog()  # the watch has ended: not sent
+        assert [systemd.recv(64), systemd.recv(64)] == [b"READY=1", b"STOPPING=1"]
+        systemd.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            systemd.recv(64)
+    assert notifier.heartbeat_every(30) == MIN_BEAT  # a tiny WatchdogSec: no busy loop

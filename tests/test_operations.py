@@ -254,6 +254,7 @@ def test_a_rejected_token_is_explained_and_never_printed(tmp_path: Path) -> None
         )
     assert result.returncode == 78  # EX_CONFIG: systemd and compose do not restart it
     assert "Telegram rejected TELEGRAM_BOT_TOKEN" in result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr  # nothing but why
     assert TOKEN not in result.stderr + result.stdout
 
 

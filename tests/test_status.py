@@ -3,7 +3,9 @@ user's id in anything it serves."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import socket
 import urllib.error
 import urllib.request
@@ -11,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import Settings, SettingsError
+from bot.status import StatusServer
 from tests.fake_bot_server import FakeBotServer
 from tests.helpers import free_port
 from tests.test_process import bot, polling, sent_to, tap, text_message
-
-pytestmark = pytest.mark.process
 
 USER = 731_513_377  # an id that could not appear in the metrics by chance
 
@@ -29,6 +31,7 @@ def get(port: int, path: str, method: str = "GET") -> tuple[int, str, str]:
         return error.code, error.headers["Content-Type"], error.read().decode()
 
 
+@pytest.mark.process
 def test_healthz_and_metrics_after_a_walk_and_no_user_id_in_them(tmp_path: Path) -> None:
     db, port = tmp_path / "g.sqlite3", free_port()
     settings = {"GENTLY_STATUS_PORT": str(port), "WATCHDOG_USEC": "1000000"}
@@ -77,3 +80,33 @@ def test_healthz_and_metrics_after_a_walk_and_no_user_id_in_them(tmp_path: Path)
         assert status == 503 and "database" in json.loads(body)["reason"], body
         code, _ = running.stop()
     assert code == 0, running.text
+
+
+async def test_a_request_still_open_at_a_stop_is_ended_quietly(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    port = free_port()
+    status = StatusServer(lambda: None, "127.0.0.1", port)
+    await status.start()
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /heal")  # a probe that has not finished asking
+    await writer.drain()
+    with caplog.at_level(logging.ERROR):
+        await asyncio.wait_for(status.close(), 5)
+        assert await reader.read() == b""  # its connection was closed, unanswered
+    writer.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def test_the_status_port_is_a_port_and_not_the_webhooks() -> None:
+    for raw in ("²", "٣٣٣٣", "0", "65536"):
+        with pytest.raises(SettingsError, match="GENTLY_STATUS_PORT must be a port"):
+            Settings.from_env({"GENTLY_STATUS_PORT": raw}, env_file=None)
+    webhook = {
+        "GENTLY_WEBHOOK_URL": "https://bot.example.org/hook",
+        "GENTLY_WEBHOOK_SECRET": "a-secret-of-enough-length",
+        "GENTLY_STATUS_PORT": "8443",
+    }
+    with pytest.raises(SettingsError, match="must differ from GENTLY_WEBHOOK_PORT"):
+        Settings.from_env(webhook, env_file=None)
+    assert Settings.from_env({"GENTLY_STATUS_PORT": "8443"}, env_file=None).status_port == 8443

@@ -10,6 +10,7 @@ after `DRAIN_SECONDS` are dropped and counted in one line; every tap is committe
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import logging
 import os
@@ -112,10 +113,14 @@ async def serve_status(gently: Gently) -> StatusServer:
         await status.start()
     except OSError as error:
         await gently.close()
+        hint = (
+            "is another process using that port?"
+            if error.errno == errno.EADDRINUSE
+            else "is GENTLY_STATUS_LISTEN an address of this machine?"
+        )
         raise StartupFailed(
             f"cannot serve the status endpoint on {settings.status_listen}:"
-            f"{settings.status_port} ({error.strerror or error}); is another process using "
-            "that port?"
+            f"{settings.status_port} ({error.strerror or error}); {hint}"
         ) from None
     return status
 
