@@ -46,6 +46,13 @@ def rss_mb(pid: int) -> float:
     return round(kb / 1024, 2)
 
 
+def file_sizes_kb(db: Path) -> tuple[int, int, int]:
+    def size(path: Path) -> int:
+        return path.stat().st_size // 1024 if path.exists() else 0
+
+    return size(db), size(Path(f"{db}-wal")), size(Path(f"{db}-shm"))
+
+
 def tap(user: int, data: str, number: int) -> dict[str, object]:
     person = {"id": user, "is_bot": False, "first_name": "U"}
     message = {"message_id": 5, "date": 0, "chat": {"id": user, "type": "private"}, "text": "x"}
@@ -90,6 +97,7 @@ def measure(config: dict[str, Any], folder: Path) -> dict[str, Any]:
             idle = (cpu_seconds(process.pid) - idle_cpu) / (time.perf_counter() - idle_from)
             cpu_before, before = cpu_seconds(process.pid), replies(server)
             samples: list[tuple[float, float]] = []
+            files: list[tuple[int, int, int]] = []  # database, -wal, -shm sizes (KB)
             start, sample_every, next_sample = time.perf_counter(), config.get("sample_s", 10), 0.0
             for index in range(total):
                 due = start + index / offered
@@ -101,6 +109,7 @@ def measure(config: dict[str, Any], folder: Path) -> dict[str, Any]:
                 server.push(tap(user, plan[position], index))
                 if time.perf_counter() - start >= next_sample:
                     samples.append((round(time.perf_counter() - start), rss_mb(process.pid)))
+                    files.append(file_sizes_kb(db))
                     next_sample += sample_every
             server.wait_for(lambda calls: replies(server) - before >= total, 120)
             fed_for = time.perf_counter() - start
@@ -121,6 +130,7 @@ def measure(config: dict[str, Any], folder: Path) -> dict[str, Any]:
         "idle_cpu_ms_per_s": round(1000 * idle, 2),
         "cpu_ms_per_tap_beyond_idle": round(1000 * (cpu - idle * fed_for) / total, 2),
         "rss_mb_over_time": samples,
+        "files_kb_over_time": files,
         "rss_growth_after_warmup_kb_per_1000_taps": round(
             1024 * (last[1] - warm[1]) * 1000 / taps_after_warmup, 2
         ),
