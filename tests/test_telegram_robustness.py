@@ -240,3 +240,18 @@ async def test_a_send_that_fails_after_the_old_keyboard_was_cleared(
         await chat.command(ALICE, "/resume")
         assert "Step 2 of 14" in chat.last_text(ALICE)
         assert chat.last_with_button(ALICE, guide.messages.button("next"))
+
+
+async def test_nothing_is_kept_per_user_for_a_persistence_there_is_not(
+    guide: Guide, db_path: Path
+) -> None:
+    """PTB marks every update's user and chat for its persistence, and only a persistence
+    ever clears the marks: with none (ours is the database) two sets grew by every user who
+    ever wrote, for as long as the process ran. Memory must not grow with users."""
+    async with running(guide, db_path) as chat:
+        for user in range(700_000, 700_300):
+            await chat.command(user, "/help")
+        app = chat.app
+        assert app.persistence is None
+        assert not app._user_ids_to_be_updated_in_persistence  # PTB's own bookkeeping
+        assert not app._chat_ids_to_be_updated_in_persistence
