@@ -53,8 +53,8 @@ ADMIN = 999_999_999
 async def started(
     folder: Path, guide: Guide, api: TimedAPI, clock: Callable[[], float] = time.time
 ) -> Gently:
-    settings = Settings(
-        token=TOKEN, db_path=folder / "gently.sqlite3", admin_ids=frozenset({ADMIN})
+    settings = Settings(  # no alerts: they would be messages to ADMIN, as /stats is
+        token=TOKEN, db_path=folder / "gently.sqlite3", admin_ids=frozenset({ADMIN}), alerts=False
     )
     guides = Guides.of({guide.language: guide}, {})
     gently = await create_gently(settings, guides, request=api, clock=clock)

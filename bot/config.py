@@ -186,5 +186,5 @@ def read_env_file(path: Path) -> dict[str, str]:
         raise SettingsError(f"cannot read {path.absolute()}: {error.strerror}") from None
     except UnicodeDecodeError:
         raise SettingsError(f"{path.absolute()} is not UTF-8 text") from None
-    values = dotenv_values(stream=io.StringIO(text))
+    values = dotenv_values(stream=io.StringIO(text), interpolate=False)  # a $ is a $
     return {key: value for key, value in values.items() if value is not None}

@@ -77,7 +77,7 @@ class StatusServer:
             writer.close()
 
     async def _answer(self, reader: asyncio.StreamReader) -> tuple[int, str, bytes]:
-        head = await reader.readuntil(b"\r\n\r\n")  # ValueError past HEAD_LIMIT
+        head = await reader.readuntil(b"\r\n\r\n")  # LimitOverrunError past HEAD_LIMIT
         method, _, rest = head.split(b"\r\n", 1)[0].decode("latin-1").partition(" ")
         path = rest.split(" ", 1)[0].split("?", 1)[0]
         if method == "GET" and path == "/healthz":

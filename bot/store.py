@@ -500,12 +500,16 @@ class Store:
     async def _copy_before_upgrade(self, current: int, target: int) -> None:
         """Before migrating: a consistent copy beside the database, `<name>.before-v<N>.sqlite3`
         (N: the version it is about to become), made as `backup` makes one. Only the latest
-        is kept: each still holds users who have erased themselves since."""
+        is kept (each still holds users who have erased themselves since), and an earlier
+        one goes only once the new one is written."""
         path = self.path
         copy = path.with_name(f"{path.stem}.before-v{target}.sqlite3")
+        if copy.exists():  # an upgrade to the same version was cut short: that copy is older
+            return
+        await self._copy_to(copy)  # a copy that fails leaves the earlier one in place
         for older in path.parent.glob(f"{glob_escape(path.stem)}.before-v*.sqlite3"):
-            older.unlink(missing_ok=True)
-        await self._copy_to(copy)
+            if older != copy:
+                older.unlink(missing_ok=True)
         log.info(
             "upgrading the database from schema %d to %d; a copy as it was: %s",
             current,

@@ -23,6 +23,7 @@ class FakeBotServer:
         self.reject_token = False
         self.fail_updates: tuple[int, str] | None = None  # getUpdates answers this error
         self.failing: dict[str, tuple[int, str]] = {}  # method → the error it answers
+        self.retry_after = 1  # seconds, with a 429 (which is answered once)
         self.updates: list[dict[str, Any]] = []
         self._cond = threading.Condition()
         self._next_id = 1
@@ -46,6 +47,9 @@ class FakeBotServer:
                     if status == 200
                     else {"ok": False, "error_code": status, "description": description}
                 )
+                if status == 429:  # as Telegram: how long to wait
+                    body_out["parameters"] = {"retry_after": server.retry_after}
+                    server.failing.pop(method, None)  # once
                 payload = json.dumps(body_out).encode()
                 try:
                     self.send_response(status)

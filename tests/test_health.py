@@ -191,3 +191,19 @@ async def test_a_clean_stop_leaves_no_heartbeat(guide: Guide, db_path: Path) -> 
         await chat.gently.beat()
         assert check(heartbeat_path(db_path)) is None
     assert "no heartbeat" in (check(heartbeat_path(db_path)) or "")
+
+
+async def test_telegrams_delivery_trouble_shows_on_healthz_but_never_stops_the_watchdog(
+    guide: Guide, db_path: Path
+) -> None:
+    """A restart would not make Telegram deliver, and a restart loop would lose what was
+    accepted: the webhook's trouble is for /healthz alone."""
+    webhook = {"webhook_url": "https://bot.example.org/hook", "webhook_secret": "s" * 20}
+    async with running(guide, db_path, **webhook) as chat:
+        gently = chat.gently
+        assert gently.webhook is not None
+        gently.webhook.problem = "Telegram cannot deliver to the webhook (x); 3 update(s) waiting"
+        gently.receiving = True
+        state = await gently.beat()
+        assert diagnose(state) is None  # what the heartbeat file and the watchdog go by
+        assert gently.problem() == gently.webhook.problem  # what /healthz says

@@ -288,6 +288,18 @@ def test_out_of_file_descriptors_is_one_line_a_minute(tmp_path: Path) -> None:
     assert "Traceback" not in run.text
 
 
+def test_a_flood_limit_at_start_up_is_waited_out_not_a_configuration_error(
+    tmp_path: Path,
+) -> None:
+    with FakeBotServer() as server:
+        server.failing["getMe"] = (429, "Too Many Requests: retry after 1")
+        with bot(tmp_path / "g.sqlite3", server) as run:
+            assert polling(server)  # it waited, asked again, and runs
+            code, _ = run.stop()
+    assert code == 0, run.text
+    assert "Telegram asked to wait 1s before starting" in run.text
+
+
 def test_a_damaged_database_refuses_to_start(tmp_path: Path) -> None:
     db = tmp_path / "g.sqlite3"
     db.write_bytes(b"SQLite format 3\x00" + b"\x13" * 4000)

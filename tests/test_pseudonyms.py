@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,14 @@ from bot.content import Guide
 from tests.telegram_helpers import running
 
 USER = 864_209_753
+
+
+@pytest.fixture(autouse=True)
+def _keep_the_key() -> Iterator[None]:
+    """These tests choose keys: later tests get the one they had."""
+    key = pseudonyms._key
+    yield
+    pseudonyms._key = key
 
 
 def test_the_key_is_made_once_per_install_private_and_kept(tmp_path: Path) -> None:

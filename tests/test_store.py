@@ -418,3 +418,15 @@ async def test_a_read_only_open_takes_the_path_as_it_is(tmp_path: Path) -> None:
         assert (await reader.stats(NOW)).users == 1
     finally:
         await reader.close()
+
+
+async def test_an_upgrade_cut_short_keeps_the_copy_from_before_it(db_path: Path) -> None:
+    """Migrations that stopped partway leave a database between versions: the next start
+    must not replace the copy of the untouched one with a copy of the half-upgraded one."""
+    old = await Store.open(db_path, target_version=1)
+    await old.close()
+    copy = db_path.with_name(f"{db_path.stem}.before-v{SCHEMA_VERSION}.sqlite3")
+    copy.write_bytes(b"the copy taken before the first attempt")
+    new = await Store.open(db_path)
+    await new.close()
+    assert copy.read_bytes() == b"the copy taken before the first attempt"

@@ -19,8 +19,9 @@ async def test_a_new_delivery_error_is_one_warning_and_unhealthy_while_updates_w
     watch = WebhookWatch(Bot("1:x", request=api), clock)
     await watch.check_if_due()
     assert watch.problem is None
+    clock.advance(60)
     api.webhook_info.update(
-        last_error_date=int(clock()) - 30,
+        last_error_date=int(clock()) - 30,  # after this process started
         last_error_message="Connection refused",
         pending_update_count=12,
     )
@@ -42,3 +43,21 @@ async def test_a_new_delivery_error_is_one_warning_and_unhealthy_while_updates_w
     await watch.check_if_due()
     assert watch.problem is None
     assert sum(c.method == "getWebhookInfo" for c in api.calls) == 4
+
+
+async def test_an_error_from_before_the_start_is_history(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A restart must not warn (and alert) again about an error the last process saw, nor
+    call the new one unhealthy for it."""
+    api, clock = OfflineBotAPI(), FakeClock()
+    api.webhook_info.update(
+        last_error_date=int(clock()) - 3 * 24 * 3600,
+        last_error_message="Connection refused",
+        pending_update_count=5,
+    )
+    watch = WebhookWatch(Bot("1:x", request=api), clock)
+    with caplog.at_level(logging.WARNING):
+        await watch.check_if_due()
+    assert watch.problem is None
+    assert not [r for r in caplog.records if "could not deliver" in r.getMessage()]

@@ -140,7 +140,7 @@ class Gently:
         await self._introduce(self.app.bot)
         if self.scheduler is not None:
             metrics.watch_queue(self.scheduler.depth, [lane.name.lower() for lane in Lane])
-        log.info("Gently is ready (database %s)", self.settings.db_path)
+        log.debug("started: reminders, heartbeat, profile")
 
     def problem(self) -> str | None:
         """None while healthy, else what is wrong: the heartbeat's verdict (the status
@@ -150,6 +150,8 @@ class Gently:
             return "not receiving updates (starting or stopping)"
         if time.time() - state.at > STALE_AFTER:
             return f"no heartbeat for {int(time.time() - state.at)}s: the bot looks stuck"
+        if self.webhook is not None and self.webhook.problem is not None:
+            return self.webhook.problem  # for the endpoint only: see webhook_watch
         return diagnose(state)
 
     async def _introduce(self, bot: Bot) -> None:
@@ -245,8 +247,6 @@ class Gently:
         else:
             self.runtime.store_working()  # a write worked: so do reads
         problems = self.health.problems()
-        if self.webhook is not None and self.webhook.problem is not None:
-            problems.append(self.webhook.problem)
         file_problem = self.store.file_problem()
         if file_problem is not None:
             problems.append(file_problem)

@@ -84,12 +84,13 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
         metrics.UPDATES_RECEIVED.inc()
         metrics.RECEIVED_AT.set(time.monotonic())  # this update's own task: its own value
         try:
-            await self._process(update, coroutine)
-            metrics.UPDATES_PROCESSED.inc()
+            if await self._process(update, coroutine):
+                metrics.UPDATES_PROCESSED.inc()
         finally:
             self.received -= 1
 
-    async def _process(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def _process(self, update: object, coroutine: Awaitable[Any]) -> bool:
+        """Handle the update; False if it was dropped."""
         key = ordering_key(update)
         if key is None:
             self._others += 1
@@ -98,13 +99,13 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
                     await coroutine
             finally:
                 self._others -= 1
-            return
+            return True
         if self._urgent(update):
             await self._jump_the_queue(key, update, coroutine)
-            return
+            return True
         if self._pending.get(key, 0) >= self._per_user:
             await self._drop(key, update, coroutine)
-            return
+            return False
         self._pending[key] = self._pending.get(key, 0) + 1
         try:
             await self._in_order(key, update_id(update), coroutine)
@@ -115,6 +116,7 @@ class PerUserOrderedProcessor(BaseUpdateProcessor):
             else:
                 del self._pending[key]
                 self._quiet_below.pop(key, None)
+        return True
 
     async def _jump_the_queue(self, key: int, update: object, coroutine: Awaitable[Any]) -> None:
         """The quick exit runs at once, ahead of the user's own backlog; what the backlog

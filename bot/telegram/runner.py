@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import __version__ as PTB_VERSION
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application
 
 from bot import DISTRIBUTION, __version__, metrics
@@ -152,6 +152,11 @@ async def connect(app: Application, settings: Settings, stop: asyncio.Event) -> 
                 "Telegram rejected TELEGRAM_BOT_TOKEN (or TELEGRAM_BASE_URL is not a Bot API "
                 "server). Check the token with @BotFather (/mybots → API Token)."
             ) from None
+        except RetryAfter as error:  # a flood limit passes: never a configuration problem
+            pause = error.retry_after
+            delay = max(delay, pause if isinstance(pause, int | float) else pause.total_seconds())
+            log.warning("Telegram asked to wait %.0fs before starting; waiting", delay)
+            deadline = max(deadline, time.monotonic() + delay + 1)
         except NetworkError as error:
             if time.monotonic() + delay > deadline:
                 raise StartupFailed(

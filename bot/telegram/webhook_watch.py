@@ -1,6 +1,9 @@
 """Webhook mode: what Telegram says about delivering to us (`getWebhookInfo`), checked
 every few minutes. A new delivery error is one WARNING; while Telegram reports a recent
-error and holds updates for us, the bot is not healthy."""
+error and holds updates for us, `/healthz` says so. Errors from before this process
+started are history: a restart does not warn about them again. Systemd's watchdog does not
+listen to this: restarting would not make Telegram deliver (a 503 the bot gave on purpose
+counts as an error there too), and a restart loop would lose what was accepted."""
 
 from __future__ import annotations
 
@@ -25,6 +28,7 @@ class WebhookWatch:
         self._bot = bot
         self._clock = clock
         self._checked_at = float("-inf")
+        self._since = clock()  # errors dated before this are another process's
         self._last_error: datetime | None = None
         self.problem: str | None = None
 
@@ -40,6 +44,8 @@ class WebhookWatch:
         pending = info.pending_update_count
         metrics.WEBHOOK_PENDING.set(pending)
         error_at = info.last_error_date
+        if error_at is not None and error_at.timestamp() < self._since:
+            error_at = None
         if error_at is not None and error_at != self._last_error:
             log.warning(
                 "Telegram reports it could not deliver to the webhook at %s: %s "
