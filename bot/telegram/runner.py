@@ -241,5 +241,7 @@ async def shut_down(gently: Gently, server: object) -> None:
     await step("stopping reminders", gently.reminders.stop)
     if scheduler is not None and scheduler.unsent_at_stop:
         log.warning("stopped with %d queued message(s) unsent", scheduler.unsent_at_stop)
+    if gently.alerts is not None:  # before the connection they go out on closes
+        await step("sending alerts", gently.alerts.settle)
     await step("closing the connection to Telegram", app.shutdown)
     await step("closing the database", gently.close)
