@@ -140,7 +140,7 @@ async def tap(
     flooder = users[0] if flood else None
     for _ in range(flood):  # one user fires a backlog of taps at once
         api.tapped[users[0]].append(time.perf_counter())
-        app.update_queue.put_nowait(factory.tap(users[0], encode(plan[step[users[0]]])))
+        app.update_queue.put_nowait(factory.tap(users[0], encode(plan[step[users[0]] % len(plan)])))
         step[users[0]] += 1
     total += flood
     start = time.perf_counter()
