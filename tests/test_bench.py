@@ -43,9 +43,3 @@ def test_the_housekeeping_scenario_runs_at_a_tiny_scale() -> None:
     )
     assert run["ledger_rows_after"] < 10_000, run  # the outage's ids were pruned
     assert len(run["phases"]) == 5 and run["phases"]["quiet"]["taps"] > 0, run
-
-
-def test_the_real_process_benchmark_measures_cpu_and_memory() -> None:
-    run = in_process("bench.process", {"offered": 20, "seconds": 1, "idle_s": 0.2}, "process smoke")
-    assert run["replied"] >= run["taps"] == 20, run
-    assert run["cpu_ms_per_tap"] > 0 and run["rss_mb_over_time"], run
