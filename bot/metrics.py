@@ -35,7 +35,7 @@ REPLIES_SENT = Counter(
 )
 API_CALLS = Counter(
     "gently_bot_api_calls",
-    "Bot API calls by method and outcome (ok, retry_after, error)",
+    "Bot API calls by method and outcome (ok, retry-after, error)",
     ["method", "outcome"],
     registry=REGISTRY,
 )

@@ -12,9 +12,12 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from telegram.error import BadRequest, RetryAfter
 
+from bot import metrics
 from bot.config import Settings, SettingsError
 from bot.status import StatusServer
+from bot.telegram.scheduler import counted
 from tests.fake_bot_server import FakeBotServer
 from tests.helpers import free_port
 from tests.test_process import bot, polling, sent_to, tap, text_message
@@ -110,3 +113,30 @@ def test_the_status_port_is_a_port_and_not_the_webhooks() -> None:
     with pytest.raises(SettingsError, match="must differ from GENTLY_WEBHOOK_PORT"):
         Settings.from_env(webhook, env_file=None)
     assert Settings.from_env({"GENTLY_STATUS_PORT": "8443"}, env_file=None).status_port == 8443
+
+
+async def test_bot_api_calls_are_counted_by_method_and_outcome() -> None:
+    def count(outcome: str) -> float:
+        labels = {"method": "sendMessage", "outcome": outcome}
+        return metrics.REGISTRY.get_sample_value("gently_bot_api_calls_total", labels) or 0.0
+
+    async def answered() -> bool:
+        return True
+
+    async def slow_down() -> bool:
+        raise RetryAfter(1)
+
+    async def refused() -> bool:
+        raise BadRequest("Bad Request: chat not found")
+
+    before = {outcome: count(outcome) for outcome in ("ok", "retry-after", "error")}
+    assert await counted("sendMessage", answered())
+    with pytest.raises(RetryAfter):
+        await counted("sendMessage", slow_down())
+    with pytest.raises(BadRequest):
+        await counted("sendMessage", refused())
+    assert {outcome: count(outcome) - n for outcome, n in before.items()} == {
+        "ok": 1.0,
+        "retry-after": 1.0,
+        "error": 1.0,
+    }

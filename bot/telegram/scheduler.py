@@ -197,7 +197,7 @@ async def counted(method: str, call: Awaitable[T]) -> T:
     try:
         result = await call
     except RetryAfter:
-        metrics.API_CALLS.labels(method=method, outcome="retry_after").inc()
+        metrics.API_CALLS.labels(method=method, outcome="retry-after").inc()
         raise
     except Exception:
         metrics.API_CALLS.labels(method=method, outcome="error").inc()
