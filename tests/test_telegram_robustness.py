@@ -189,7 +189,7 @@ async def test_failing_database_gets_an_honest_answer_and_one_error_line(
         runtime = chat.gently.runtime
         healthy = runtime.store
         impatient = runtime.store = await Store.open(db_path, busy_timeout_ms=20)
-        blocker = sqlite3.connect(db_path, timeout=0)
+        blocker = sqlite3.connect(db_path, timeout=5)  # waits out a reader (housekeeping counts)
         blocker.execute("BEGIN EXCLUSIVE")
         try:
             with caplog.at_level(logging.ERROR):
