@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from bench import production
 from bench.production import (
     TOKEN,
     TimedAPI,
@@ -40,9 +41,9 @@ from bench.production import (
     tap,
 )
 from bot.config import Settings
-from bot.content import Guide, Guides
+from bot.content import Guide
 from bot.store import Noted
-from bot.telegram.app import Gently, create_gently
+from bot.telegram.app import Gently
 from bot.telegram.codec import encode
 from tests.offline import Call, Updates
 
@@ -53,15 +54,12 @@ ADMIN = 999_999_999
 async def started(
     folder: Path, guide: Guide, api: TimedAPI, clock: Callable[[], float] = time.time
 ) -> Gently:
-    settings = Settings(  # no alerts: they would be messages to ADMIN, as /stats is
+    """As production's, with an admin for /stats (and no alerts: they would be messages
+    to ADMIN, as /stats is)."""
+    settings = Settings(
         token=TOKEN, db_path=folder / "gently.sqlite3", admin_ids=frozenset({ADMIN}), alerts=False
     )
-    guides = Guides.of({guide.language: guide}, {})
-    gently = await create_gently(settings, guides, request=api, clock=clock)
-    await gently.app.initialize()
-    await gently.start()
-    await gently.app.start()
-    return gently
+    return await production.started(folder, guide, api, settings, clock)
 
 
 def per_second(times: list[float], start: float, end: float) -> float:

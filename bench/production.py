@@ -89,10 +89,17 @@ class TimedAPI(OfflineBotAPI):
         return answer
 
 
-async def started(config: dict[str, Any], folder: Path, guide: Guide, api: TimedAPI) -> Gently:
-    settings = Settings(token=TOKEN, db_path=folder / "gently.sqlite3")
+async def started(
+    folder: Path,
+    guide: Guide,
+    api: TimedAPI,
+    settings: Settings | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Gently:
+    settings = settings or Settings(token=TOKEN, db_path=folder / "gently.sqlite3")
     guides = Guides.of({guide.language: guide}, {})
-    gently = await create_gently(settings, guides, request=api)  # limits, processor: as `run`
+    # limits and processor as `run` has them
+    gently = await create_gently(settings, guides, request=api, clock=clock)
     await gently.app.initialize()
     await gently.start()
     await gently.app.start()
@@ -205,7 +212,7 @@ async def capacity(config: dict[str, Any], folder: Path, guide: Guide) -> dict[s
     users = config.get("users", 500)
     await populate_users(folder, guide, users, 0)
     api = TimedAPI(config.get("latency_ms", 30) / 1000, guide.messages.reminder("text"))
-    gently = await started(config, folder, guide, api)
+    gently = await started(folder, guide, api)
     step: dict[int, int] = defaultdict(int)
     try:
         await tap(
@@ -231,7 +238,7 @@ async def reminders(config: dict[str, Any], folder: Path, guide: Guide) -> dict[
     backlog, tappers = config.get("reminders", 2000), config.get("tappers", 100)
     await populate_users(folder, guide, backlog + tappers, backlog)
     api = TimedAPI(config.get("latency_ms", 30) / 1000, guide.messages.reminder("text"))
-    gently = await started(config, folder, guide, api)
+    gently = await started(folder, guide, api)
     try:
         taps = range(backlog + 1, backlog + tappers + 1)
         result = await tap(gently.app, api, guide, taps, config["offered"], config["seconds"])
@@ -262,7 +269,7 @@ async def startup(config: dict[str, Any], folder: Path, guide: Guide) -> dict[st
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     api = TimedAPI(0, guide.messages.reminder("text"))
     begin = time.perf_counter()
-    gently = await started(config, folder, guide, api)
+    gently = await started(folder, guide, api)
     await gently.reminders.tick()  # the first pass over due reminders
     ready = time.perf_counter() - begin
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
