@@ -196,7 +196,11 @@ async def confirm_delete(
     label = gently.guides.reference.messages.button("delete_yes")
 
     def question() -> Call | None:
-        asked = [c for c in api.to(user, "sendMessage") if any(b[0] == label for b in c.buttons)]
+        asked = [
+            c
+            for c in api.to(user, "sendMessage")
+            if c.message_id is not None and any(b[0] == label for b in c.buttons)
+        ]
         return asked[-1] if asked else None
 
     await until(api, lambda: question() is not None)

@@ -86,6 +86,7 @@ class TimedAPI(OfflineBotAPI):
             self.waits[chat].append(wait)
             self.answered.append((tapped, wait))
             self.replied.set()
+        self.replied.set()  # any answer may be what a waiter looks for (answerCallbackQuery)
         return answer
 
 
