@@ -28,8 +28,24 @@ def test_never_more_than_thirty_in_any_second_yet_thirty_a_second_sustained() ->
     times = [t for t, _ in drain(budget, 0.0, 10.0)]
     assert len(times) >= 299  # 30 a second for ten seconds
     assert max(sum(1 for u in times if t <= u < t + 1) for t in times) <= 30
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= 1 / 30 - 1e-9  # evenly spaced: no burst for jitter to bunch up
+    burst = Limits().burst
+    assert times[burst - 1] == 0.0 < times[burst]  # a short burst, then paced
+    for i, j in itertools.combinations(range(len(times)), 2):  # no more for jitter to bunch
+        assert j - i + 1 <= burst + 30 * (times[j] - times[i]) + 1e-6
+
+
+def test_a_reply_right_after_other_sends_does_not_wait_for_a_slot() -> None:
+    budget: Budget[str] = Budget(Limits(), 0.0)
+    for user in range(1000, 1200):
+        budget.add(f"reminder-{user}", user, Lane.REMINDER, 0.0)
+    reminders = [t for t, _ in drain(budget, 0.0, 0.5, step=0.001)]
+    gaps = [b - a for a, b in itertools.pairwise(reminders)]
+    assert min(gaps) >= 1 / 30 - 1e-9  # the bulk goes evenly spaced
+    last = reminders[-1]
+    budget.add("reply-1", 1, Lane.REPLY, last)
+    budget.add("reply-2", 2, Lane.REPLY, last)
+    granted, _, _ = budget.take(last)
+    assert granted == ["reply-1", "reply-2"]  # at once, not at the next even slot
 
 
 def test_one_chat_gets_about_one_a_second_after_a_short_burst() -> None:

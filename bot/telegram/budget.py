@@ -3,9 +3,11 @@
 Pure bookkeeping over a clock the caller passes in: which waiting send may go out now, or
 how long until one may. `scheduler.py` puts it on the event loop.
 
-- Overall: at most 30 messages in any one second (a sliding window of send times), and
-  evenly spaced (never two within 1/30 s), so network jitter cannot bunch a second's
-  worth into a fraction of one.
+- Overall: at most 30 messages in any one second (a sliding window of send times), paced
+  at 30 a second with a burst of `burst` (a bucket), so network jitter cannot bunch a
+  second's worth into a fraction of one. Only replies may spend the burst: the bulk
+  (reminders, cosmetic calls) waits for a full bucket, so it goes evenly spaced and a
+  reply that follows it never waits for the next slot.
 - Per private chat: about one a second, short bursts allowed; per group: 20 a minute.
 - Lanes, in priority order: replies to a user's tap, reminders, cosmetic calls (clearing an
   old keyboard). The others only take a place while a reserve is left for replies (each
@@ -44,6 +46,7 @@ class Lane(IntEnum):
 @dataclass(frozen=True)
 class Limits:
     per_second: int = 30  # overall, in any one-second window
+    burst: int = 3  # sends that may go at the same instant (replies only)
     reply_reserve: int = 5  # places in the window only replies may take
     chat_per_second: float = 1.0
     chat_burst: float = 3.0
@@ -115,7 +118,7 @@ class Budget(Generic[T]):
         self.limits = limits
         self.overall = Window(limits.per_second)
         self.deletions = Window(limits.deletions_per_second)  # the urgent lane's own
-        self._next_send = now  # sends go evenly spaced
+        self.pace = Bucket(limits.per_second, limits.burst, limits.burst, now)
         self._chats: dict[int, Bucket] = {}  # only chats with a recent send: pruned when full
         self._paused_until: dict[int | None, float] = {}  # RetryAfter, per chat or overall
         self._lanes = {lane: _Lane[T]() for lane in Lane}
@@ -199,9 +202,12 @@ class Budget(Generic[T]):
             if not lane:
                 continue
             urgent = lane_id is Lane.URGENT
-            if not urgent and now < self._next_send:
-                return None, min(soonest, self._next_send - now)
             kept = lane_id not in (Lane.URGENT, Lane.REPLY)  # may not take the reserve
+            if not urgent:
+                pace_wait = self.pace.wait(now, self.pace.size if kept else 1.0)
+                if pace_wait > 0:
+                    soonest = min(soonest, pace_wait)
+                    continue
             headroom = self.limits.reply_reserve if kept else 0
             window = self.deletions if urgent else self.overall
             overall_wait = window.wait(now, headroom)
@@ -220,7 +226,7 @@ class Budget(Generic[T]):
                 self.waiting -= 1
                 window.add(now)
                 if not urgent:
-                    self._next_send = now + 1 / self.limits.per_second
+                    self.pace.tokens -= 1
                     if chat_id is not None:
                         self._chat_bucket(chat_id, now).tokens -= 1
                 return waiting, 0.0
