@@ -5,9 +5,10 @@ how long until one may. `scheduler.py` puts it on the event loop.
 
 - Overall: at most 30 messages in any one second (a sliding window of send times), paced
   at 30 a second with a burst of `burst` (a bucket), so network jitter cannot bunch a
-  second's worth into a fraction of one. Only replies may spend the burst: the bulk
-  (reminders, cosmetic calls) waits for a full bucket, so it goes evenly spaced and a
-  reply that follows it never waits for the next slot.
+  second's worth into a fraction of one. Only replies may spend the burst, and only while
+  the window has room for it: the bulk (reminders, cosmetic calls) waits for a full
+  bucket, so it goes evenly spaced and a reply that follows it never waits for the next
+  slot.
 - Per private chat: about one a second, short bursts allowed; per group: 20 a minute.
 - Lanes, in priority order: replies to a user's tap, reminders, cosmetic calls (clearing an
   old keyboard). The others only take a place while a reserve is left for replies (each
@@ -84,14 +85,22 @@ class Window:
 
     def wait(self, now: float, headroom: int = 0) -> float:
         """Seconds until one more event fits with `headroom` places still free (0: now)."""
-        while self._times and self._times[0] <= now - self.width:
-            self._times.popleft()
+        self._forget(now)
         allowed = self.limit - headroom
         if allowed <= 0:  # replies hold the places for now: look again as they age out
             return self._times[0] + self.width - now if self._times else self.width
         if len(self._times) < allowed:
             return 0.0
         return self._times[len(self._times) - allowed] + self.width - now
+
+    def free(self, now: float) -> int:
+        """Places left in the window now."""
+        self._forget(now)
+        return self.limit - len(self._times)
+
+    def _forget(self, now: float) -> None:
+        while self._times and self._times[0] <= now - self.width:
+            self._times.popleft()
 
     def add(self, now: float) -> None:
         self._times.append(now)
@@ -204,7 +213,7 @@ class Budget(Generic[T]):
             urgent = lane_id is Lane.URGENT
             kept = lane_id not in (Lane.URGENT, Lane.REPLY)  # may not take the reserve
             if not urgent:
-                pace_wait = self.pace.wait(now, self.pace.size if kept else 1.0)
+                pace_wait = self.pace.wait(now, self._pace_need(now, kept))
                 if pace_wait > 0:
                     soonest = min(soonest, pace_wait)
                     continue
@@ -231,6 +240,14 @@ class Budget(Generic[T]):
                         self._chat_bucket(chat_id, now).tokens -= 1
                 return waiting, 0.0
         return None, soonest
+
+    def _pace_need(self, now: float, bulk: bool) -> float:
+        """Pace tokens a send needs: the bulk a full bucket (evenly spaced); a reply one,
+        unless the window is nearly full: a burst at its edge would put more than the
+        limit into a second as Telegram sees it (the requests leave a little apart)."""
+        if bulk or self.overall.free(now) < self.limits.burst:
+            return self.pace.size
+        return 1.0
 
     def _chat_wait(self, chat_id: int | None, now: float, lane: Lane) -> float:
         """Seconds until the chat may take a send in this lane: a reply needs a token, a
