@@ -41,6 +41,7 @@ class Settings:
     status_port: int | None = None  # the status endpoint (/healthz, /metrics); None: off
     status_listen: str = "127.0.0.1"
     alerts: bool = True  # ERRORs also go to the admins as a short message
+    litestream_socket: Path | None = None  # Litestream replicates the database (issue 23)
 
     @classmethod
     def from_env(
@@ -90,6 +91,7 @@ class Settings:
             status_port=status_port_of(status_port, webhook_url, get("GENTLY_WEBHOOK_PORT")),
             status_listen=status_listen,
             alerts=alerts == "on",
+            litestream_socket=Path(socket) if (socket := get("GENTLY_LITESTREAM_SOCKET")) else None,
         )
 
 

@@ -25,6 +25,7 @@ from urllib.parse import quote
 
 import aiosqlite
 
+from bot.replication import Litestream
 from bot.walkthrough import Progress, View
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,10 @@ T = TypeVar("T")
 BUSY_TIMEOUT_MS = 5000
 # The WAL is cut back to this size at each checkpoint, so it never holds much history.
 JOURNAL_SIZE_LIMIT = 1 << 20
+# Litestream adds tables of its own (_litestream_seq, _litestream_lock) to a new database
+ANY_TABLE_BUT_LITESTREAMS = (
+    r"SELECT 1 FROM sqlite_master WHERE name NOT LIKE '\_litestream\_%' ESCAPE '\' LIMIT 1"
+)
 PRUNE_BATCH = 2000  # ledger rows forgotten per transaction (short: taps go in between)
 
 
@@ -122,6 +127,13 @@ class Store:
         # an erasure's checkpoint could not finish (a reader): the WAL may still hold what
         # was erased, so it is tried again soon (the heartbeat) until it finishes
         self.checkpoint_owed = False
+        self.replication: Litestream | None = None  # Litestream replicates it (replication.py)
+
+    async def replicated_by(self, litestream: Litestream) -> None:
+        """Litestream checkpoints the WAL on its own schedule; the bot's automatic
+        checkpoints would race it (litestream.io/tips), its own go through `checkpoint`."""
+        self.replication = litestream
+        await self._db.execute("PRAGMA wal_autocheckpoint = 0")
 
     @classmethod
     async def open(
@@ -175,7 +187,7 @@ class Store:
         one a newer version of Gently wrote. Only reads."""
         try:
             version = await self.schema_version()
-            has_tables = await self._fetchone("SELECT 1 FROM sqlite_master LIMIT 1")
+            has_tables = await self._fetchone(ANY_TABLE_BUT_LITESTREAMS)
         except StoreUnavailable as error:
             raise StoreUnavailable(f"{self.path} is damaged ({error})") from None
         if version > SCHEMA_VERSION:
@@ -296,7 +308,7 @@ class Store:
         one database connection (and every tap) for the whole busy timeout. With the
         timeout at zero for this one call it answers at once, and is tried again later
         (`checkpoint_owed`)."""
-        timeout = self._busy_timeout_ms
+        timeout, litestream = self._busy_timeout_ms, self.replication
 
         def truncate(connection: sqlite3.Connection) -> bool:
             connection.execute("PRAGMA busy_timeout = 0")
@@ -306,7 +318,16 @@ class Store:
                 connection.execute(f"PRAGMA busy_timeout = {timeout}")
             return not busy
 
-        done = await self._on_thread(truncate)
+        def beside_litestream(connection: sqlite3.Connection) -> bool:
+            assert litestream is not None
+            if not litestream.pause():
+                return False
+            try:
+                return truncate(connection)
+            finally:
+                litestream.resume()
+
+        done = await self._on_thread(beside_litestream if litestream else truncate)
         self.checkpoint_owed = not done
         return done
 

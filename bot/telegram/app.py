@@ -43,6 +43,7 @@ from bot.health import (
     heartbeat_path,
 )
 from bot.notify import Notifier
+from bot.replication import Litestream
 from bot.runtime import Runtime
 from bot.store import Stats, Store, StoreUnavailable
 from bot.telegram.budget import Lane, Limits
@@ -247,6 +248,11 @@ class Gently:
         else:
             self.runtime.store_working()  # a write worked: so do reads
         problems = self.health.problems()
+        litestream = self.store.replication
+        if litestream and litestream.paused:  # it did not start again after a checkpoint
+            await asyncio.to_thread(litestream.resume)
+            if (problem := litestream.problem()) is not None:
+                problems.append(problem)
         file_problem = self.store.file_problem()
         if file_problem is not None:
             problems.append(file_problem)
@@ -355,6 +361,8 @@ async def create_gently(
     Tests pass a fake `request`, a fake `clock` and limits no test reaches, and drive the
     reminder timer by hand (`reminder_loop=False`)."""
     store = await open_checked_store(settings.db_path)
+    if settings.litestream_socket:
+        await store.replicated_by(Litestream(settings.litestream_socket, store.path))
     health = Health()
     try:
         return assemble(

