@@ -101,6 +101,15 @@ def parser() -> argparse.ArgumentParser:
     health = sub.add_parser("health", help="exit 0 if the running bot's heartbeat is fresh")
     health.set_defaults(handler=cmd_health)
 
+    alone = sub.add_parser(
+        "replica-check",
+        help="before restoring on a new machine: refuse while another instance replicates",
+    )
+    alone.add_argument(
+        "--config", type=Path, default=Path("deploy/litestream.yml"), help="Litestream's config"
+    )
+    alone.set_defaults(handler=cmd_replica_check)
+
     stats = sub.add_parser("stats", help="aggregate usage figures (no personal data)")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(handler=cmd_stats)
@@ -247,6 +256,20 @@ def cmd_health(args: argparse.Namespace, settings: Settings) -> int:
     problem = check(heartbeat_path(settings.db_path))
     print(problem or "healthy", file=sys.stderr if problem else sys.stdout)
     return 1 if problem else 0
+
+
+def cmd_replica_check(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.failover import ReplicaUnreadable, refusal
+
+    try:
+        refused = refusal(args.config, settings.db_path, settings.replica_quiet_seconds)
+    except ReplicaUnreadable as error:
+        print(f"Gently cannot check the replica: {error}", file=sys.stderr)
+        return 1
+    if refused:
+        print(f"Gently will not start here: {refused}.", file=sys.stderr)
+        return 1
+    return 0
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:

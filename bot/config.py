@@ -42,6 +42,7 @@ class Settings:
     status_listen: str = "127.0.0.1"
     alerts: bool = True  # ERRORs also go to the admins as a short message
     litestream_socket: Path | None = None  # Litestream replicates the database (issue 23)
+    replica_quiet_seconds: float = 45.0  # see failover.py
 
     @classmethod
     def from_env(
@@ -92,6 +93,9 @@ class Settings:
             status_listen=status_listen,
             alerts=alerts == "on",
             litestream_socket=Path(socket) if (socket := get("GENTLY_LITESTREAM_SOCKET")) else None,
+            replica_quiet_seconds=parse_seconds(
+                "GENTLY_REPLICA_QUIET_SECONDS", get("GENTLY_REPLICA_QUIET_SECONDS"), 45.0
+            ),
         )
 
 
