@@ -169,9 +169,7 @@ def test_the_unit_is_hardened_to_an_exposure_of_two_at_most(name: str) -> None:
     result = subprocess.run(analyze, capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
     assert "Overall exposure level" in result.stdout, result.stdout
-    level = float(
-        result.stdout.rsplit(f"Overall exposure level for {name}:", 1)[1].split()[0]
-    )
+    level = float(result.stdout.rsplit(f"Overall exposure level for {name}:", 1)[1].split()[0])
     assert level <= 2.0, result.stdout
 
 
