@@ -1,0 +1,104 @@
+"""When Litestream's control socket does not answer, or does not start again: the erasure
+stands, the checkpoint is owed (one warning a streak), and replication left stopped is a
+health problem until it starts again. A fake control socket stands in for Litestream."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from socketserver import UnixStreamServer
+
+import pytest
+
+from bot.content import Guide
+from bot.walkthrough import Progress
+from tests.telegram_helpers import running
+
+NOW = 1_800_000_000
+
+
+class FakeControl:
+    """Answers /stop and /start as Litestream does; `refusing` names verbs to fail."""
+
+    def __init__(self, path: Path) -> None:
+        self.asked: list[str] = []
+        self.refusing: set[str] = set()
+        control = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                verb = self.path.strip("/")
+                control.asked.append(verb)
+                ok = verb not in control.refusing
+                status = {"stop": "stopped", "start": "started"}.get(verb, "")
+                body = json.dumps({"status": status} if ok else {"error": "no"}).encode()
+                self.send_response(200 if ok else 500)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+            def address_string(self) -> str:  # a Unix socket has no host
+                return "litestream"
+
+        self.server = UnixStreamServer(str(path), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+
+@contextmanager
+def control_socket(path: Path) -> Iterator[FakeControl]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.unlink(missing_ok=True)
+    control = FakeControl(path)
+    control.thread.start()
+    try:
+        yield control
+    finally:
+        control.server.shutdown()
+        control.server.server_close()
+
+
+async def test_an_unanswered_socket_leaves_the_checkpoint_owed_with_one_warning(
+    guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    socket = db_path.parent / "nobody.sock"
+    async with running(guide, db_path, litestream_socket=socket) as chat:
+        store = chat.gently.store
+        await store.save(7, Progress(step_id="collect.why"), NOW)
+        with caplog.at_level(logging.WARNING, logger="bot.replication"):
+            assert await store.delete_user(7) == 1  # the erasure stands
+            assert store.checkpoint_owed
+            await chat.gently.beat()  # tried again: still owed, no second line
+        assert store.checkpoint_owed
+        lines = [r.getMessage() for r in caplog.records if r.name == "bot.replication"]
+        assert len(lines) == 1 and "cannot stop Litestream" in lines[0], lines
+        with control_socket(socket):  # it answers again: the next beat checkpoints
+            await chat.gently.beat()
+        assert not store.checkpoint_owed
+
+
+async def test_replication_left_stopped_is_a_health_problem_until_it_starts(
+    guide: Guide, db_path: Path
+) -> None:
+    socket = db_path.parent / "ls.sock"
+    with control_socket(socket) as control:
+        async with running(guide, db_path, litestream_socket=socket) as chat:
+            store = chat.gently.store
+            await store.save(7, Progress(step_id="collect.why"), NOW)
+            control.refusing = {"start"}
+            await store.delete_user(7)
+            assert control.asked[-2:] == ["stop", "start"]  # around the truncation
+            assert not store.checkpoint_owed  # the WAL was emptied all the same
+            state = await chat.gently.beat()  # tries to start it again: refused
+            assert any("replication is stopped" in p for p in state.problems)
+            control.refusing = set()
+            assert (await chat.gently.beat()).problems == []
+            assert control.asked[-1] == "start"
