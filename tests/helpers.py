@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,3 +73,36 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class Lines:
+    """A subprocess's output, collected as it comes, to wait for a line."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.lines: list[str] = []
+        self._said = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        stream = self.process.stdout or self.process.stderr
+        assert stream is not None
+        for line in stream:
+            with self._said:
+                self.lines.append(line)
+                self._said.notify_all()
+
+    def wait_for(self, text: str, timeout: float = 30) -> bool:
+        with self._said:
+            return self._said.wait_for(lambda: any(text in line for line in self.lines), timeout)
+
+    def finish(self, within: float = 30) -> int:
+        code = self.process.wait(timeout=within)
+        self._reader.join(timeout=10)
+        return code
+
+    @property
+    def text(self) -> str:
+        with self._said:
+            return "".join(self.lines)

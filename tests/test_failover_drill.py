@@ -18,8 +18,8 @@ import pytest
 from bot.telegram.codec import encode
 from bot.walkthrough import Action, Verb
 from tests.fake_bot_server import FakeBotServer
-from tests.helpers import ROOT
-from tests.litestream_helpers import CONFIG, Lines, litestream_binary, replica_env, restore
+from tests.helpers import ROOT, Lines
+from tests.litestream_helpers import CONFIG, litestream_binary, replica_env, restore
 from tests.test_process import TOKEN, answered, polling, step_ids, tap, text_message
 
 pytestmark = pytest.mark.process

@@ -10,7 +10,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,7 +19,7 @@ import pytest
 
 from bot import __version__
 from tests.fake_bot_server import FakeBotServer
-from tests.helpers import ROOT, clean_env, free_port
+from tests.helpers import ROOT, Lines, clean_env, free_port
 
 pytestmark = pytest.mark.process  # each test runs a subprocess
 
@@ -28,7 +27,7 @@ TOKEN = "123456:PROCESS-token-never-printed"
 PRIVATE = {"first_name": "Zelda", "username": "zelda_secret_handle", "text": "my secret words"}
 
 
-class Running:
+class Running(Lines):
     """A `python -m bot run` subprocess whose stderr is collected as it comes."""
 
     def __init__(
@@ -41,50 +40,32 @@ class Running:
             **({"TELEGRAM_BASE_URL": server.base_url} if server else {}),
             **settings,
         )
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
-            preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (files, files)))
-            if files
-            else None,
+        super().__init__(
+            subprocess.Popen(
+                [sys.executable, "-m", "bot", "run"],
+                cwd=ROOT,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                preexec_fn=(lambda: resource.setrlimit(resource.RLIMIT_NOFILE, (files, files)))
+                if files
+                else None,
+            )
         )
-        self.lines: list[str] = []
-        self._said = threading.Condition()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        assert self.process.stderr is not None
-        for line in self.process.stderr:
-            with self._said:
-                self.lines.append(line)
-                self._said.notify_all()
 
     def wait_for_line(self, text: str, timeout: float = 20) -> bool:
         """Until a line containing `text` has been logged (False after `timeout`)."""
-        with self._said:
-            return self._said.wait_for(lambda: any(text in line for line in self.lines), timeout)
+        return self.wait_for(text, timeout)
 
     def stop(self, sig: int = signal.SIGTERM, within: float = 30) -> tuple[int, float]:
         """Signal it; (exit code, seconds it took to exit)."""
         start = time.monotonic()
         self.process.send_signal(sig)
-        code = self.process.wait(timeout=within)
-        self._reader.join(timeout=10)
-        return code, time.monotonic() - start
+        return self.finish(within), time.monotonic() - start
 
     def finish(self, within: float = 90) -> int:
-        code = self.process.wait(timeout=within)
-        self._reader.join(timeout=10)
-        return code
-
-    @property
-    def text(self) -> str:
-        return "".join(self.lines)
+        return super().finish(within)
 
 
 @contextmanager
