@@ -302,7 +302,8 @@ class Store:
 
     async def checkpoint(self) -> bool:
         """Copy the WAL into the database and cut it to zero bytes; False if another
-        connection's reader (a backup, the stats command) kept it from finishing.
+        connection's reader (a backup, the stats command) kept it from finishing, or
+        Litestream did not answer (see replication.py).
 
         It never waits for that reader: TRUNCATE would call the busy handler, holding the
         one database connection (and every tap) for the whole busy timeout. With the
@@ -320,16 +321,25 @@ class Store:
 
         def beside_litestream(connection: sqlite3.Connection) -> bool:
             assert litestream is not None
-            if not litestream.pause():
-                return False
             try:
-                return truncate(connection)
+                return litestream.pause() and truncate(connection)
             finally:
-                litestream.resume()
+                litestream.resume()  # a refused stop may have stopped it all the same
 
-        done = await self._on_thread(beside_litestream if litestream else truncate)
+        if litestream:  # taps go on while Litestream catches up
+            done = await asyncio.to_thread(litestream.sync) and await self._on_thread(
+                beside_litestream
+            )
+        else:
+            done = await self._on_thread(truncate)
         self.checkpoint_owed = not done
         return done
+
+    async def resume_replication(self) -> bool:
+        """Start Litestream again after a checkpoint it did not start from; on the database
+        thread, so never in the middle of another checkpoint."""
+        litestream = self.replication
+        return litestream is None or await self._on_thread(lambda _: litestream.resume())
 
     async def mark_blocked(self, user_id: int, now: int) -> None:
         """The user blocked the bot: keep their progress, drop any reminder."""

@@ -4,18 +4,20 @@ health problem until it starts again. A fake control socket stands in for Litest
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AsyncExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from socketserver import UnixStreamServer
+from socketserver import ThreadingUnixStreamServer
 
 import pytest
 
 from bot.content import Guide
+from bot.instance import Misconfigured
 from bot.walkthrough import Progress
 from tests.telegram_helpers import running
 
@@ -28,6 +30,8 @@ class FakeControl:
     def __init__(self, path: Path) -> None:
         self.asked: list[str] = []
         self.refusing: set[str] = set()
+        self.holding: set[str] = set()
+        self.held, self.release = threading.Event(), threading.Event()
         control = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -36,9 +40,19 @@ class FakeControl:
                 verb = self.path.strip("/")
                 control.asked.append(verb)
                 ok = verb not in control.refusing
-                status = {"stop": "stopped", "start": "started"}.get(verb, "")
+                status = {"stop": "stopped", "start": "started", "sync": "synced"}[verb]
+                if verb in control.holding:  # answers once the test lets it
+                    control.held.set()
+                    control.release.wait(30)
                 body = json.dumps({"status": status} if ok else {"error": "no"}).encode()
                 self.send_response(200 if ok else 500)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_GET(self) -> None:  # /info: Litestream is there
+                body = b'{"version": "fake"}'
+                self.send_response(200)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -49,7 +63,7 @@ class FakeControl:
             def address_string(self) -> str:  # a Unix socket has no host
                 return "litestream"
 
-        self.server = UnixStreamServer(str(path), Handler)
+        self.server = ThreadingUnixStreamServer(str(path), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
 
@@ -66,11 +80,15 @@ def control_socket(path: Path) -> Iterator[FakeControl]:
         control.server.server_close()
 
 
-async def test_an_unanswered_socket_leaves_the_checkpoint_owed_with_one_warning(
+async def test_a_litestream_gone_leaves_the_checkpoint_owed_with_one_warning(
     guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    socket = db_path.parent / "nobody.sock"
-    async with running(guide, db_path, litestream_socket=socket) as chat:
+    socket = db_path.parent / "ls.sock"
+    async with AsyncExitStack() as stack:
+        with control_socket(socket):  # there at start-up, then gone
+            chat = await stack.enter_async_context(
+                running(guide, db_path, litestream_socket=socket)
+            )
         store = chat.gently.store
         await store.save(7, Progress(step_id="collect.why"), NOW)
         with caplog.at_level(logging.WARNING, logger="bot.replication"):
@@ -79,7 +97,7 @@ async def test_an_unanswered_socket_leaves_the_checkpoint_owed_with_one_warning(
             await chat.gently.beat()  # tried again: still owed, no second line
         assert store.checkpoint_owed
         lines = [r.getMessage() for r in caplog.records if r.name == "bot.replication"]
-        assert len(lines) == 1 and "cannot stop Litestream" in lines[0], lines
+        assert len(lines) == 1 and "cannot sync Litestream" in lines[0], lines
         with control_socket(socket):  # it answers again: the next beat checkpoints
             await chat.gently.beat()
         assert not store.checkpoint_owed
@@ -96,9 +114,36 @@ async def test_replication_left_stopped_is_a_health_problem_until_it_starts(
             control.refusing = {"start"}
             await store.delete_user(7)
             assert control.asked[-2:] == ["stop", "start"]  # around the truncation
+            assert "sync" in control.asked  # before it, off the database thread
             assert not store.checkpoint_owed  # the WAL was emptied all the same
             state = await chat.gently.beat()  # tries to start it again: refused
             assert any("replication is stopped" in p for p in state.problems)
             control.refusing = set()
             assert (await chat.gently.beat()).problems == []
             assert control.asked[-1] == "start"
+
+
+async def test_a_litestream_that_hangs_holds_no_tap_up(guide: Guide, db_path: Path) -> None:
+    """The sync that may take long runs off the database thread: while Litestream sits on
+    it, other users' writes go through."""
+    socket = db_path.parent / "ls.sock"
+    with control_socket(socket) as control:
+        async with running(guide, db_path, litestream_socket=socket) as chat:
+            store = chat.gently.store
+            await store.save(7, Progress(step_id="collect.why"), NOW)
+            control.holding = {"sync"}
+            erasing = asyncio.create_task(store.delete_user(7))
+            await asyncio.to_thread(control.held.wait, 10)
+            await store.save(8, Progress(step_id="collect.why"), NOW)  # not held up
+            assert not erasing.done()
+            control.release.set()
+            assert await erasing == 1
+            assert not store.checkpoint_owed
+
+
+async def test_a_socket_nobody_answers_is_a_configuration_error_at_start_up(
+    guide: Guide, db_path: Path
+) -> None:
+    with pytest.raises(Misconfigured, match=r"GENTLY_LITESTREAM_SOCKET is .* does not answer"):
+        async with running(guide, db_path, litestream_socket=db_path.parent / "nobody.sock"):
+            pass

@@ -42,6 +42,7 @@ from bot.health import (
     diagnose,
     heartbeat_path,
 )
+from bot.instance import Misconfigured
 from bot.notify import Notifier
 from bot.replication import Litestream
 from bot.runtime import Runtime
@@ -250,7 +251,7 @@ class Gently:
         problems = self.health.problems()
         litestream = self.store.replication
         if litestream and litestream.paused:  # it did not start again after a checkpoint
-            await asyncio.to_thread(litestream.resume)
+            await self.store.resume_replication()
             if (problem := litestream.problem()) is not None:
                 problems.append(problem)
         file_problem = self.store.file_problem()
@@ -361,10 +362,10 @@ async def create_gently(
     Tests pass a fake `request`, a fake `clock` and limits no test reaches, and drive the
     reminder timer by hand (`reminder_loop=False`)."""
     store = await open_checked_store(settings.db_path)
-    if settings.litestream_socket:
-        await store.replicated_by(Litestream(settings.litestream_socket, store.path))
     health = Health()
     try:
+        if settings.litestream_socket:
+            await replicated(store, settings.litestream_socket)
         return assemble(
             settings,
             guides,
@@ -380,6 +381,17 @@ async def create_gently(
     except BaseException:
         await store.close()
         raise
+
+
+async def replicated(store: Store, socket: Path) -> None:
+    litestream = Litestream(socket, store.path)
+    if not await asyncio.to_thread(litestream.answers):
+        raise Misconfigured(
+            f"GENTLY_LITESTREAM_SOCKET is {socket}, but Litestream does not answer there: "
+            'run the bot under `litestream replicate -exec "python -m bot run"` with '
+            "deploy/litestream.yml, or leave the setting empty"
+        )
+    await store.replicated_by(litestream)
 
 
 def assemble(
