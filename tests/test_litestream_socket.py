@@ -97,7 +97,8 @@ async def test_a_litestream_gone_leaves_the_checkpoint_owed_with_one_warning(
             await chat.gently.beat()  # tried again: still owed, no second line
         assert store.checkpoint_owed
         lines = [r.getMessage() for r in caplog.records if r.name == "bot.replication"]
-        assert len(lines) == 1 and "cannot sync Litestream" in lines[0], lines
+        # one line a streak (the start-up checkpoint may be the one that meets it first)
+        assert len(lines) == 1 and "Litestream at" in lines[0], lines
         with control_socket(socket):  # it answers again: the next beat checkpoints
             await chat.gently.beat()
         assert not store.checkpoint_owed
