@@ -26,6 +26,7 @@ import http.client
 import json
 import logging
 import socket
+import threading
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class Litestream:
         self.db_path = db_path
         self.paused = False  # asked to stop, and not started again yet
         self._failing: str | None = None
+        self._streak = threading.Lock()
 
     def answers(self) -> bool:
         """Whether Litestream listens on the socket (checked at start-up)."""
@@ -95,20 +97,21 @@ class Litestream:
         """POST /<verb>; True on a 200 whose status is one of `done` (any, if None). A
         failure is one WARNING a streak, not one at every retry."""
         error = self._request(verb, extra, timeout, done)
-        if error is None:
-            if self._failing is not None:
-                log.info("Litestream's control socket answers again")
-            self._failing = None
-            return True
-        if self._failing is None:
-            log.warning(
-                "cannot %s Litestream at %s (%s); the WAL is checkpointed when it answers",
-                verb,
-                self.socket_path,
-                error,
-            )
-        self._failing = error
-        return False
+        with self._streak:  # a sync may run beside another checkpoint's, on another thread
+            if error is None:
+                if self._failing is not None:
+                    log.info("Litestream's control socket answers again")
+                self._failing = None
+                return True
+            if self._failing is None:
+                log.warning(
+                    "cannot %s Litestream at %s (%s); the WAL is checkpointed when it answers",
+                    verb,
+                    self.socket_path,
+                    error,
+                )
+            self._failing = error
+            return False
 
     def _request(
         self,
