@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+
+CREDENTIALS = re.compile(r"//[^/@\s]*@")
 
 
 class ReplicaUnreadable(Exception):
@@ -48,7 +51,8 @@ def last_written(config: Path, db_path: Path) -> datetime | None:
         raise ReplicaUnreadable(f"cannot run litestream: {error}") from None
     if listed.returncode != 0:
         said = (listed.stderr or listed.stdout).strip().splitlines()
-        raise ReplicaUnreadable(f"litestream cannot list the replica: {said[-1] if said else ''}")
+        last = CREDENTIALS.sub("//", said[-1]) if said else ""  # sftp://user:password@…
+        raise ReplicaUnreadable(f"litestream cannot list the replica: {last}")
     try:
         files = json.loads(listed.stdout or "[]")
         times = [datetime.fromisoformat(f["timestamp"]) for f in files]

@@ -7,6 +7,7 @@ if [ -z "${GENTLY_REPLICA_URL:-}" ]; then
     exec python -m bot run
 fi
 config=/etc/gently/litestream.yml
+export GENTLY_LITESTREAM_SOCKET=/tmp/litestream.sock  # the bot checkpoints through it
 python -m bot replica-check --config "$config"
 litestream restore -config "$config" -if-db-not-exists -if-replica-exists "$GENTLY_DB_PATH"
 exec litestream replicate -config "$config" -exec "python -m bot run"

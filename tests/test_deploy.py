@@ -36,6 +36,7 @@ def test_env_example_documents_every_setting() -> None:
     assert read | settings_read_by_litestream() == documented | {"GENTLY_DB_PATH"}
     # the recipes set the database path themselves: the example must not win over them
     assert not re.search(r"^GENTLY_DB_PATH=", example, re.M)
+    assert not re.search(r"^GENTLY_LITESTREAM_SOCKET=", example, re.M)
     assert {
         "TELEGRAM_BOT_TOKEN",
         "TELEGRAM_BASE_URL",
@@ -125,11 +126,23 @@ def test_the_replicated_recipes_check_restore_then_replicate_as_the_drill_does()
     assert "GENTLY_LITESTREAM_SOCKET=" in unit
     compose = (ROOT / "deploy/compose.yaml").read_text()
     assert 'entrypoint: ["/usr/local/bin/gently-start"]' in compose
-    assert "GENTLY_LITESTREAM_SOCKET:" in compose
+    # only the replicated branch sets the socket: without Litestream the bot checkpoints
+    assert "GENTLY_LITESTREAM_SOCKET" not in compose
+    plain, replicated = script.split("exec python -m bot run", 1)
+    assert "GENTLY_LITESTREAM_SOCKET" not in plain and "GENTLY_LITESTREAM_SOCKET" in replicated
     dockerfile = (ROOT / "deploy/Dockerfile").read_text()
     assert "COPY deploy/gently-start.sh /usr/local/bin/gently-start" in dockerfile
     assert "COPY deploy/litestream.yml /etc/gently/litestream.yml" in dockerfile
     assert os.access(ROOT / "deploy/gently-start.sh", os.X_OK)
+
+
+def test_no_unit_line_carries_a_comment_after_its_value() -> None:
+    """systemd reads `RestartSec=15  # why` as the value "15  # why", and fails."""
+    units = [*sorted((ROOT / "deploy").glob("*.service")), ROOT / "deploy/gently-backup.timer"]
+    for unit in units:
+        for line in unit.read_text().splitlines():
+            if "=" in line and not line.lstrip().startswith("#"):
+                assert " #" not in line, f"{unit.name}: {line}"
 
 
 def test_the_lock_pins_every_runtime_dependency() -> None:
