@@ -70,6 +70,7 @@ ALLOWED_UPDATES = [
     Update.MY_CHAT_MEMBER,
 ]
 TELEGRAM = "https://api.telegram.org/bot"
+CHECKPOINT_OWED_TOO_LONG = 600  # seconds: a reader or Litestream has kept it off that long
 HOUSEKEEPING_EVERY = 600  # seconds: old message ids pruned, the WAL checkpointed
 
 
@@ -115,6 +116,7 @@ class Gently:
         self.health = health
         self.reminder_loop = reminder_loop
         self._file_problem: str | None = None
+        self._owed_since: int | None = None  # when a checkpoint first could not finish
         self._heartbeat: asyncio.Task[None] | None = None
         self.last_beat: Beat | None = None
         self.alerts: Alerts | None = None
@@ -236,6 +238,18 @@ class Gently:
             metrics.USERS.labels(state=state).set(count)
         metrics.LEDGER_ROWS.set(stats.ledger_rows)
 
+    def _checkpoint_problems(self) -> list[str]:
+        """A checkpoint owed for long: the WAL may still hold what users erased."""
+        if not self.store.checkpoint_owed:
+            self._owed_since = None
+            return []
+        now = self.runtime.now()
+        self._owed_since = self._owed_since or now
+        if now - self._owed_since < CHECKPOINT_OWED_TOO_LONG:
+            return []
+        minutes = (now - self._owed_since) // 60
+        return [f"the WAL has not been emptied for {minutes} min: it may hold erased users"]
+
     async def beat(self) -> Beat:
         """Look at everything a user could feel, write it to the heartbeat file, and
         return it: a real write to the database (reads keep working on a full or read-only
@@ -249,6 +263,7 @@ class Gently:
         else:
             self.runtime.store_working()  # a write worked: so do reads
         problems = self.health.problems()
+        problems += self._checkpoint_problems()
         litestream = self.store.replication
         if litestream and litestream.paused:  # it did not start again after a checkpoint
             await self.store.resume_replication()
