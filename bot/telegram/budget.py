@@ -211,13 +211,13 @@ class Budget(Generic[T]):
             if not lane:
                 continue
             urgent = lane_id is Lane.URGENT
-            kept = lane_id not in (Lane.URGENT, Lane.REPLY)  # may not take the reserve
+            bulk = lane_id not in (Lane.URGENT, Lane.REPLY)  # may not take the reserve
             if not urgent:
-                pace_wait = self.pace.wait(now, self._pace_need(now, kept))
+                pace_wait = self.pace.wait(now, self._pace_need(now, bulk))
                 if pace_wait > 0:
                     soonest = min(soonest, pace_wait)
                     continue
-            headroom = self.limits.reply_reserve if kept else 0
+            headroom = self.limits.reply_reserve if bulk else 0
             window = self.deletions if urgent else self.overall
             overall_wait = window.wait(now, headroom)
             if overall_wait > 0:
