@@ -52,8 +52,8 @@ class _UnixConnection(http.client.HTTPConnection):
 
 
 class Litestream:
-    """Litestream's control socket, for one database. Blocking: call it on the database
-    thread (see `Store.checkpoint`)."""
+    """Litestream's control socket, for one database. Blocking: `sync` on a worker thread,
+    `pause` and `resume` on the database thread (see `Store.checkpoint`)."""
 
     def __init__(self, socket_path: Path, db_path: Path) -> None:
         self.socket_path = socket_path
