@@ -8,8 +8,8 @@ import asyncio
 import json
 import logging
 import threading
-from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager, contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from socketserver import ThreadingUnixStreamServer
@@ -20,7 +20,7 @@ from bot.content import Guide
 from bot.instance import Misconfigured
 from bot.telegram.app import CHECKPOINT_OWED_TOO_LONG
 from bot.walkthrough import Progress
-from tests.telegram_helpers import running
+from tests.telegram_helpers import Chat, running
 
 NOW = 1_800_000_000
 
@@ -81,6 +81,18 @@ def control_socket(path: Path) -> Iterator[FakeControl]:
         control.server.server_close()
 
 
+@asynccontextmanager
+async def beside_a_fake_litestream(
+    guide: Guide, db_path: Path
+) -> AsyncIterator[tuple[Chat, FakeControl]]:
+    """The bot with a fake control socket, and user 7 stored."""
+    socket = db_path.parent / "ls.sock"
+    with control_socket(socket) as control:
+        async with running(guide, db_path, litestream_socket=socket) as chat:
+            await chat.gently.store.save(7, Progress(step_id="collect.why"), NOW)
+            yield chat, control
+
+
 async def test_a_litestream_gone_leaves_the_checkpoint_owed_with_one_warning(
     guide: Guide, db_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -113,38 +125,32 @@ async def test_a_litestream_gone_leaves_the_checkpoint_owed_with_one_warning(
 async def test_replication_left_stopped_is_a_health_problem_until_it_starts(
     guide: Guide, db_path: Path
 ) -> None:
-    socket = db_path.parent / "ls.sock"
-    with control_socket(socket) as control:
-        async with running(guide, db_path, litestream_socket=socket) as chat:
-            store = chat.gently.store
-            await store.save(7, Progress(step_id="collect.why"), NOW)
-            control.refusing = {"start"}
-            await store.delete_user(7)
-            litestream = store.replication
-            assert litestream is not None and litestream.paused  # stopped, and not started
-            assert not store.checkpoint_owed  # the WAL was emptied all the same
-            state = await chat.gently.beat()  # tries to start it again: refused
-            assert any("replication is stopped" in p for p in state.problems)
-            control.refusing = set()
-            assert (await chat.gently.beat()).problems == []
+    async with beside_a_fake_litestream(guide, db_path) as (chat, control):
+        store = chat.gently.store
+        control.refusing = {"start"}
+        await store.delete_user(7)
+        litestream = store.replication
+        assert litestream is not None and litestream.paused  # stopped, and not started
+        assert not store.checkpoint_owed  # the WAL was emptied all the same
+        state = await chat.gently.beat()  # tries to start it again: refused
+        assert any("replication is stopped" in p for p in state.problems)
+        control.refusing = set()
+        assert (await chat.gently.beat()).problems == []
 
 
 async def test_a_litestream_that_hangs_holds_no_tap_up(guide: Guide, db_path: Path) -> None:
     """The sync that may take long runs off the database thread: while Litestream sits on
     it, other users' writes go through."""
-    socket = db_path.parent / "ls.sock"
-    with control_socket(socket) as control:
-        async with running(guide, db_path, litestream_socket=socket) as chat:
-            store = chat.gently.store
-            await store.save(7, Progress(step_id="collect.why"), NOW)
-            control.holding = {"sync"}
-            erasing = asyncio.create_task(store.delete_user(7))
-            await asyncio.to_thread(control.held.wait, 10)
-            await store.save(8, Progress(step_id="collect.why"), NOW)  # not held up
-            assert not erasing.done()
-            control.release.set()
-            assert await erasing == 1
-            assert not store.checkpoint_owed
+    async with beside_a_fake_litestream(guide, db_path) as (chat, control):
+        store = chat.gently.store
+        control.holding = {"sync"}
+        erasing = asyncio.create_task(store.delete_user(7))
+        await asyncio.to_thread(control.held.wait, 10)
+        await store.save(8, Progress(step_id="collect.why"), NOW)  # not held up
+        assert not erasing.done()
+        control.release.set()
+        assert await erasing == 1
+        assert not store.checkpoint_owed
 
 
 async def test_a_socket_nobody_answers_is_a_configuration_error_at_start_up(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -19,58 +21,55 @@ pytestmark = pytest.mark.process  # Litestream runs as a subprocess
 NOW = 1_800_000_000
 
 
-async def test_an_erasure_beside_litestream_empties_the_wal_and_the_replica_misses_nothing(
-    tmp_path: Path,
-) -> None:
-    db, replica = tmp_path / "here" / "g.sqlite3", tmp_path / "replica"
+@asynccontextmanager
+async def replicated_store(folder: Path) -> AsyncIterator[Store]:
+    """The bot's store with Litestream replicating it to `folder`/replica; at the end
+    everything is synced and Litestream stopped cleanly."""
+    db = folder / "here" / "g.sqlite3"
     db.parent.mkdir()
-    env = replica_env(db, replica)
+    env = replica_env(db, folder / "replica")
     store = await Store.open(db)
     replicating = litestream("replicate", env=env)
     try:
         assert replicating.wait_for("snapshot complete"), replicating.text  # its first sync
         await store.replicated_by(Litestream(Path(env["GENTLY_LITESTREAM_SOCKET"]), db))
-        for user in range(1, 21):
-            await store.save(user, Progress(step_id="collect.why"), NOW)
-        await store.delete_user(5)
-        wal = Path(f"{db}-wal")
-        assert wal.stat().st_size == 0  # nothing of user 5 left in the WAL
-        assert not store.checkpoint_owed
-        for user in range(21, 26):  # after the checkpoint: Litestream replicates again
-            await store.save(user, Progress(step_id="collect.why"), NOW)
-        synced(env)
-    finally:
-        await store.close()
-        replicating.process.send_signal(signal.SIGTERM)  # a clean stop syncs what is left
-        assert replicating.finish() == 0, replicating.text
-    elsewhere = replica_env(tmp_path / "new" / "g.sqlite3", replica)
-    os.makedirs(tmp_path / "new")
-    assert restore(elsewhere).returncode == 0
-    assert users_in(tmp_path / "new" / "g.sqlite3") == set(range(1, 26)) - {5}
-
-
-async def test_two_erasures_close_together_leave_no_gap(tmp_path: Path) -> None:
-    """After a checkpoint Litestream opens the database again only at its next tick; a
-    second checkpoint before that must still find every write in the replica."""
-    db, replica = tmp_path / "here" / "g.sqlite3", tmp_path / "replica"
-    db.parent.mkdir()
-    env = replica_env(db, replica)
-    store = await Store.open(db)
-    replicating = litestream("replicate", env=env)
-    try:
-        assert replicating.wait_for("snapshot complete"), replicating.text
-        await store.replicated_by(Litestream(Path(env["GENTLY_LITESTREAM_SOCKET"]), db))
-        for user in range(1, 11):
-            await store.save(user, Progress(step_id="collect.why"), NOW)
-        await store.delete_user(1)
-        await store.save(100, Progress(step_id="collect.why"), NOW)  # between the two
-        await store.delete_user(2)
+        yield store
         synced(env)
     finally:
         await store.close()
         replicating.process.send_signal(signal.SIGTERM)
         assert replicating.finish() == 0, replicating.text
-    elsewhere = replica_env(tmp_path / "new" / "g.sqlite3", replica)
-    os.makedirs(tmp_path / "new")
-    assert restore(elsewhere).returncode == 0
-    assert users_in(tmp_path / "new" / "g.sqlite3") == set(range(3, 11)) | {100}
+
+
+def restored_users(folder: Path) -> set[int]:
+    """The users in the replica, restored on a new machine (an empty folder)."""
+    new = folder / "new" / "g.sqlite3"
+    os.makedirs(new.parent)
+    assert restore(replica_env(new, folder / "replica")).returncode == 0
+    return users_in(new)
+
+
+async def test_an_erasure_beside_litestream_empties_the_wal_and_the_replica_misses_nothing(
+    tmp_path: Path,
+) -> None:
+    async with replicated_store(tmp_path) as store:
+        for user in range(1, 21):
+            await store.save(user, Progress(step_id="collect.why"), NOW)
+        await store.delete_user(5)
+        assert Path(f"{store.path}-wal").stat().st_size == 0  # nothing of user 5 left there
+        assert not store.checkpoint_owed
+        for user in range(21, 26):  # after the checkpoint: Litestream replicates again
+            await store.save(user, Progress(step_id="collect.why"), NOW)
+    assert restored_users(tmp_path) == set(range(1, 26)) - {5}
+
+
+async def test_two_erasures_close_together_leave_no_gap(tmp_path: Path) -> None:
+    """After a checkpoint Litestream opens the database again only at its next tick; a
+    second checkpoint before that must still find every write in the replica."""
+    async with replicated_store(tmp_path) as store:
+        for user in range(1, 11):
+            await store.save(user, Progress(step_id="collect.why"), NOW)
+        await store.delete_user(1)
+        await store.save(100, Progress(step_id="collect.why"), NOW)  # between the two
+        await store.delete_user(2)
+    assert restored_users(tmp_path) == set(range(3, 11)) | {100}
