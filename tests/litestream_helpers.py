@@ -24,10 +24,17 @@ def replica_env(db: Path, replica: Path, **settings: str) -> dict[str, str]:
 
 
 def litestream(*args: str, env: dict[str, str]) -> Lines:
-    """`litestream <args>` with the project's config (it logs to stdout), output collected."""
+    """`litestream <args>` with the project's config (it logs to stdout), output collected;
+    in a session of its own, so that its `-exec` child can be killed with it at once."""
     command = [litestream_binary(), args[0], "-config", str(CONFIG), *args[1:]]
     process = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
     )
     return Lines(process)
 

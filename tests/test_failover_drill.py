@@ -19,7 +19,7 @@ from bot.telegram.codec import encode
 from bot.walkthrough import Action, Verb
 from tests.fake_bot_server import FakeBotServer
 from tests.helpers import ROOT, Lines
-from tests.litestream_helpers import CONFIG, litestream_binary, replica_env, restore
+from tests.litestream_helpers import CONFIG, litestream, replica_env, restore
 from tests.test_process import TOKEN, answered, polling, step_ids, tap, text_message
 
 pytestmark = pytest.mark.process
@@ -31,20 +31,8 @@ REMINDED = 50
 
 
 def replicated(env: dict[str, str]) -> Lines:
-    """The bot under Litestream, as deploy/gently-replicated.service runs it; a session
-    of its own, so that losing the machine can kill both at once."""
-    command = [litestream_binary(), "replicate", "-config", str(CONFIG)]
-    command += ["-exec", f"{sys.executable} -m bot run"]
-    process = subprocess.Popen(
-        command,
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    return Lines(process)
+    """The bot under Litestream, as deploy/gently-replicated.service runs it."""
+    return litestream("replicate", "-exec", f"{sys.executable} -m bot run", env=env)
 
 
 def replica_check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
