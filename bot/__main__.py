@@ -1,4 +1,4 @@
-"""Command line: `python -m bot {run,console,check-content,backup,stats,health}`."""
+"""Command line: `python -m bot {run,console,check-content,stamp-translation,backup,…}`."""
 
 from __future__ import annotations
 
@@ -15,7 +15,15 @@ from typing import TypeVar
 
 from bot import DISTRIBUTION, __version__
 from bot.config import Settings, SettingsError
-from bot.content import REFERENCE, ContentError, Guide, load_guide, load_guides
+from bot.content import (
+    REFERENCE,
+    ContentError,
+    Guide,
+    default_content_dir,
+    load_guide,
+    load_guides,
+)
+from bot.content.follows import stamp
 from bot.content.voice import reading_seconds
 from bot.instance import AlreadyRunning, Misconfigured, StartupFailed
 from bot.logs import setup_logging
@@ -94,6 +102,17 @@ def parser() -> argparse.ArgumentParser:
     check.add_argument("--lang", default=REFERENCE, help="language for --json (default: en)")
     check.set_defaults(handler=cmd_check_content)
 
+    follow = sub.add_parser(
+        "stamp-translation",
+        help="record that a translation follows today's English (after updating it)",
+    )
+    follow.add_argument("lang", help="the language brought up to date (e.g. es)")
+    follow.add_argument(
+        "keys", nargs="*", help='only these, as check-content names them: "es/FILE: KEY"'
+    )
+    follow.add_argument("--dir", type=Path, help="content directory")
+    follow.set_defaults(handler=cmd_stamp_translation)
+
     backup = sub.add_parser("backup", help="write a consistent copy of the database")
     backup.add_argument("path", type=Path, help="where to write the copy (must not exist)")
     backup.set_defaults(handler=cmd_backup)
@@ -128,6 +147,13 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             "the %s guide is incomplete (%d problem(s); run check-content): not offered",
             code,
             len(problems),
+        )
+    for code, behind in guides.stale.items():
+        logging.getLogger("bot").warning(
+            "the %s guide has %d text(s) that follow an older English text "
+            "(run check-content): offered as it is",
+            code,
+            len(behind),
         )
     return run_bot(settings, guides)
 
@@ -172,7 +198,24 @@ def cmd_check_content(args: argparse.Namespace, settings: Settings) -> int:
             f"\n{code}: incomplete, not offered to users; {len(problems)} problem(s):\n{listing}",
             file=sys.stderr,
         )
-    return 1 if guides.incomplete else 0
+    for code, behind in guides.stale.items():
+        listing = "\n".join(f"  - {key}: English changed since it was translated" for key in behind)
+        print(
+            f"\n{code}: {len(behind)} text(s) follow an older English text; update them, "
+            f"then run: python -m bot stamp-translation {code}\n{listing}",
+            file=sys.stderr,
+        )
+    return 1 if guides.incomplete or guides.stale else 0
+
+
+def cmd_stamp_translation(args: argparse.Namespace, settings: Settings) -> int:
+    root = args.dir or settings.content_dir or default_content_dir()
+    if args.lang == REFERENCE or not (root / args.lang).is_dir():
+        print(f"no translation '{args.lang}' in {root}", file=sys.stderr)
+        return 1
+    changed = stamp(root, args.lang, args.keys, REFERENCE)
+    print(f"{args.lang}: {changed} text(s) now recorded as following today's English")
+    return 0
 
 
 def guide_as_json(guide: Guide) -> dict[str, object]:

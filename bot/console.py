@@ -116,13 +116,18 @@ class Console:
         else:
             print("\n/start · /help · q to quit", file=self.out)
 
+    async def say_goodbye(self) -> None:
+        """"Your place is saved" only when something is: not after the under-18 exit."""
+        stored = await self.runtime.store.load_user(self.user_id)
+        print("\nBye for now." + (" Your place is saved." if stored else ""), file=self.out)
+
     async def run(self, lines: TextIO) -> None:
         await self.runtime.act(self.user_id, Action(Verb.START), self.origin)
         while True:
             print("> ", end="", file=self.out, flush=True)
             line = lines.readline()
             if not line or line.strip().lower() in QUIT:
-                print("\nBye for now. Your place is saved.", file=self.out)
+                await self.say_goodbye()
                 return
             action = choose(self.screen, line)
             if action is None:

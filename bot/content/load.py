@@ -30,6 +30,8 @@ from bot.content.spec import (
     SHARED_ROW_BUTTONS,
     MessageFormat,
 )
+from bot.content.discretion import LockScreenWords
+from bot.content.follows import FOLLOWS, stale
 from bot.content.voice import check_voice
 from bot.markup import Markup, html_problems
 
@@ -83,7 +85,8 @@ def load_guides(directory: Path | None = None) -> Guides:
             complete[code] = _Loader(root, code, reference).load()
         except ContentError as error:
             incomplete[code] = error.problems
-    return Guides.of(complete, incomplete)
+    behind = {code: stale(root, code, REFERENCE) for code in complete if code != REFERENCE}
+    return Guides.of(complete, incomplete, {code: keys for code, keys in behind.items() if keys})
 
 
 class _Loader:
@@ -95,12 +98,12 @@ class _Loader:
         self.problems: list[str] = []
         self._file = ""
         self._part_files: dict[str, str] = {}
-        self._refused: frozenset[str] = frozenset()
+        self._lock_screen = LockScreenWords(frozenset())
 
     def load(self) -> Guide:
         if not self.base.is_dir():
             raise ContentError([f"{self.base}: content directory not found"])
-        self._refused = self._lock_screen_words()
+        self._lock_screen = self._lock_screen_words()
         messages = self._messages()
         resources = self._resources()
         parts = self._parts(resources)
@@ -186,7 +189,7 @@ class _Loader:
         data = self.read_toml(self.base / "messages.toml")
         if data is None:
             return {}
-        self.unknown_keys(data, set(MESSAGE_SPEC), "")
+        self.unknown_keys(data, {*MESSAGE_SPEC, FOLLOWS}, "")
         tables: dict[str, dict[str, str]] = {}
         for table_name, spec in MESSAGE_SPEC.items():
             table = data.get(table_name)
@@ -231,7 +234,7 @@ class _Loader:
         elif len(value) > MAX_STEP_CHARS:
             self.problem(where, f"{key}: {len(value)} characters; at most {MAX_STEP_CHARS}")
         if table == DISCREET_TABLE or key == "short_description":
-            words = sorted(set(re.findall(r"[^\W\d_]+", value.lower())) & self._refused)
+            words = self._lock_screen.hits(value)
             if words:
                 self.problem(
                     where,
@@ -243,7 +246,7 @@ class _Loader:
         data = self.read_toml(self.base / "resources.toml")
         if data is None:
             return ()
-        self.unknown_keys(data, {"groups", "resources"}, "")
+        self.unknown_keys(data, {"groups", "resources", FOLLOWS}, "")
         groups = self._groups(data.get("groups"))
         entries = data.get("resources")
         if not isinstance(entries, list) or not entries:
@@ -342,7 +345,7 @@ class _Loader:
         data = self.read_toml(path)
         if data is None:
             return None
-        allowed = {"id", "title", "intro", "steps", "include_resources", "answers"}
+        allowed = {"id", "title", "intro", "steps", "include_resources", "answers", FOLLOWS}
         self.unknown_keys(data, allowed, "")
         part_id = self.ident(data, "part", PART_ID)
         where = f"part {part_id or path.stem}"
@@ -409,11 +412,8 @@ class _Loader:
             return None
         step_id = self.ident(raw, where, STEP_ID)
         where = f"step {step_id or number}"
-        self.unknown_keys(raw, {"id", "kind", "text", "safety"}, where)
-        safety = raw.get("safety", False)
-        if not isinstance(safety, bool):
-            self.problem(where, "safety: must be true or false")
-            safety = False
+        self.unknown_keys(raw, {"id", "kind", "text", "safety", "gate"}, where)
+        safety, gate = (self._flag(raw, key, where) for key in ("safety", "gate"))
         if step_id and part_id and not step_id.startswith(f"{part_id}."):
             self.problem(where, f"id: must start with the part id, as in '{part_id}.something'")
         kind = self._choice(raw, where, StepKind)
@@ -424,9 +424,18 @@ class _Loader:
             )
         if kind is StepKind.CHECKLIST and text and not text.startswith("<b>"):
             self.problem(where, "text: a checklist item opens with its question in <b>…</b>")
+        if gate and kind is not StepKind.CHECKLIST:
+            self.problem(where, "gate: only a checklist item can be a gate")
         if step_id is None or kind is None or text is None or part_id is None:
             return None
-        return Step(step_id, kind, text, part_id, safety)
+        return Step(step_id, kind, text, part_id, safety, gate)
+
+    def _flag(self, table: dict[str, Any], key: str, where: str) -> bool:
+        value = table.get(key, False)
+        if not isinstance(value, bool):
+            self.problem(where, f"{key}: must be true or false")
+            return False
+        return value
 
     def _check_unique_steps(self, parts: tuple[Part, ...]) -> None:
         seen: dict[str, str] = {}
@@ -462,26 +471,29 @@ class _Loader:
 
     # -- languages -----------------------------------------------------------------
 
-    def _lock_screen_words(self) -> frozenset[str]:
+    def _lock_screen_words(self) -> LockScreenWords:
         data = self.read_toml(self.base / "lock-screen.toml")
         if data is None:
-            return frozenset()
-        self.unknown_keys(data, {"refused"}, "")
-        words = data.get("refused")
-        if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
-            self.problem("refused", "must be a list of words")
-            return frozenset()
-        if len(words) < MIN_LOCK_SCREEN_WORDS:
+            return LockScreenWords(frozenset())
+        self.unknown_keys(data, {"refused", "allowed"}, "")
+        lists: dict[str, list[str]] = {}
+        for key in ("refused", "allowed"):
+            words = data.get(key, [])
+            if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
+                self.problem(key, "must be a list of words")
+                words = []
+            lists[key] = words
+        if len(lists["refused"]) < MIN_LOCK_SCREEN_WORDS:
             self.problem(
                 "refused",
-                f"{len(words)} words; list at least {MIN_LOCK_SCREEN_WORDS} that must never "
-                "show on a lock screen in this language",
+                f"{len(lists['refused'])} words; list at least {MIN_LOCK_SCREEN_WORDS} that must "
+                "never show on a lock screen in this language",
             )
-        return frozenset(word.lower() for word in words)
+        return LockScreenWords.of(lists["refused"], lists["allowed"])
 
     def _compare(self, guide: Guide, messages: dict[str, dict[str, str]]) -> None:
-        """A translation has English's shape: the same parts, step ids, kinds and safety
-        marks in the same order, the same answers and resources, the same placeholders."""
+        """A translation has English's shape: the same parts, step ids, kinds, safety and
+        gate marks in the same order, the same answers and resources, the same placeholders."""
         reference = self.reference
         assert reference is not None
         mine = {part.id: part for part in guide.parts}
@@ -497,8 +509,8 @@ class _Loader:
             if part is None:
                 continue
             self._file = self._part_files.get(part.id, f"{self.language}/parts/")
-            shape = [(s.id, s.kind, s.safety) for s in part.steps]
-            expected = [(s.id, s.kind, s.safety) for s in theirs.steps]
+            shape = [(s.id, s.kind, s.safety, s.gate) for s in part.steps]
+            expected = [(s.id, s.kind, s.safety, s.gate) for s in theirs.steps]
             if shape != expected:
                 ids, english = [s[0] for s in shape], [s[0] for s in expected]
                 missing = [i for i in english if i not in ids]
@@ -508,7 +520,7 @@ class _Loader:
                 )
                 self.problem(
                     f"part {part.id}",
-                    f"steps differ from English ({detail or 'order, kind or safety marks'})",
+                    f"steps differ from English ({detail or 'order, kind, safety or gate marks'})",
                 )
             if (part.answers is None) != (theirs.answers is None):
                 self.problem(f"part {part.id}", "answers: present in one language only")

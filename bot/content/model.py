@@ -45,6 +45,7 @@ class Step:
     text: Markup
     part_id: str
     safety: bool = False  # one of the safety essentials, also shown by /safety
+    gate: bool = False  # a checklist item that must be "yes" before the talk it prepares
 
     @property
     def is_checklist(self) -> bool:
@@ -68,6 +69,10 @@ class Part:
     @cached_property
     def checklist(self) -> tuple[Step, ...]:
         return tuple(step for step in self.steps if step.is_checklist)
+
+    @cached_property
+    def gates(self) -> tuple[Step, ...]:
+        return tuple(step for step in self.checklist if step.gate)
 
 
 @dataclass(frozen=True)
@@ -205,12 +210,23 @@ class Guides:
 
     by_language: Mapping[str, Guide]
     incomplete: Mapping[str, list[str]]  # language → its problems (not offered to users)
+    # language → its texts that follow an older English text (still offered as they are)
+    stale: Mapping[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def of(cls, complete: Mapping[str, Guide], incomplete: Mapping[str, list[str]]) -> Guides:
+    def of(
+        cls,
+        complete: Mapping[str, Guide],
+        incomplete: Mapping[str, list[str]],
+        stale: Mapping[str, list[str]] | None = None,
+    ) -> Guides:
         names = tuple((code, guide.messages.language_name) for code, guide in complete.items())
         with_names = {code: replace(guide, languages=names) for code, guide in complete.items()}
-        return cls(MappingProxyType(with_names), MappingProxyType(dict(incomplete)))
+        return cls(
+            MappingProxyType(with_names),
+            MappingProxyType(dict(incomplete)),
+            MappingProxyType(dict(stale or {})),
+        )
 
     @property
     def reference(self) -> Guide:

@@ -64,6 +64,7 @@ MESSAGE_SPEC: dict[str, dict[str, tuple[MessageFormat, frozenset[str]]]] = {
             "checklist_summary": ("title", "yes", "total"),
             "checklist_all_yes": (),
             "checklist_open": ("open",),
+            "checklist_hold": ("items",),
             "my_checklists": ("checklists",),
             "finished": (),
             "resources": ("resources",),
@@ -112,6 +113,7 @@ MESSAGE_SPEC: dict[str, dict[str, tuple[MessageFormat, frozenset[str]]]] = {
         P,
         {
             "stale": (),
+            "welcome_first": (),
             "confirm_again": (),
             "hidden": (),
             "tidy_on": (),

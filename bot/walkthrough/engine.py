@@ -29,6 +29,21 @@ VIEW_VERBS = {
     View.FINISHED: frozenset(),
 }
 
+# What someone who has not answered the welcome may type (or tap on an old message): the
+# welcome again, with a word that it comes first, not the stale-button notice.
+COMMAND_VERBS = frozenset(
+    {
+        Verb.RESUME,
+        Verb.MENU,
+        Verb.PROGRESS,
+        Verb.RESOURCES,
+        Verb.SAFETY,
+        Verb.REMIND,
+        Verb.REMIND_SET,
+        Verb.RESTART,
+    }
+)
+
 
 def begin(guide: Guide) -> Progress:
     first = guide.first_step
@@ -162,6 +177,9 @@ def _handle_stranger(guide: Guide, action: Action) -> Outcome:
         return Outcome(None, screens.hidden(guide), clear_chat=True)
     if verb is Verb.START:
         return Outcome(None, screens.welcome(guide))
+    if verb in COMMAND_VERBS:
+        notice = guide.messages.notice("welcome_first")
+        return Outcome(None, replace(screens.welcome(guide), notice=notice))
     return stale(guide, None)
 
 

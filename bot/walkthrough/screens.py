@@ -112,15 +112,21 @@ def checklist_summary(guide: Guide, progress: Progress) -> Screen:
     yes = sum(item.id in progress.ticked for item in items)
     open_items = len(items) - yes
     text = guide.messages.text("checklist_summary", title=part.title, yes=yes, total=len(items))
-    extra = (
-        guide.messages.text("checklist_open", open=open_items)
-        if open_items
-        else guide.messages.text("checklist_all_yes")
-    )
+    held = [gate for gate in part.gates if progress.answer(gate.id) is False]
+    if held:
+        extra = guide.messages.text("checklist_hold", items=bullets(held))
+    elif open_items:
+        extra = guide.messages.text("checklist_open", open=open_items)
+    else:
+        extra = guide.messages.text("checklist_all_yes")
     first_row: Row = (button(guide, "continue", Verb.NEXT, step.id, primary=True),)
     if open_items:
         first_row = (button(guide, "review", Verb.REVIEW, part.id), *first_row)
     return Screen(Markup(f"{text}\n\n{extra}"), (first_row, menu_row(guide, step, remind=True)))
+
+
+def bullets(steps: list[Step]) -> Markup:
+    return Markup("\n".join(f"• {escape(step.title)}" for step in steps))
 
 
 def finished(guide: Guide) -> Screen:
@@ -289,8 +295,10 @@ def confirm(guide: Guide, key: str, yes_key: str, yes: Action) -> Screen:
 
 
 def safety(guide: Guide) -> Screen:
-    """The safety essentials from across the walk, in one message."""
-    essentials = Markup("\n\n".join(step.text for step in guide.safety_steps))
+    """The safety essentials from across the walk, in one message: the facts first, then
+    the checklist items (a question is no way to open it)."""
+    steps = sorted(guide.safety_steps, key=lambda step: step.is_checklist)
+    essentials = Markup("\n\n".join(step.text for step in steps))
     return Screen(guide.messages.text("safety", essentials=essentials), (continue_row(guide),))
 
 

@@ -1,0 +1,52 @@
+"""Words that must never show on a lock screen, matched as stems inside words.
+
+A listed word is refused wherever it appears inside a word, so plurals, inflections and
+compounds are caught too ("sexleben", "vibradores"). An allowed word covers a hit inside
+it ("button" for "butt", "analyse" for "anal"). Accents and case are ignored both ways.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+
+def fold(text: str) -> str:
+    """Lowercase without accents: "Vibradores", "vibradóres" and "VIBRADORES" match."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+@dataclass(frozen=True)
+class LockScreenWords:
+    refused: frozenset[str]
+    allowed: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, refused: list[str], allowed: list[str]) -> LockScreenWords:
+        return cls(frozenset(map(fold, refused)), frozenset(map(fold, allowed)))
+
+    def hits(self, text: str) -> list[str]:
+        """Each word of `text` that holds a refused stem, as "word (stem)", sorted."""
+        found: set[str] = set()
+        for word in re.findall(r"[^\W\d_]+", fold(text)):
+            found.update(f"{word} ({stem})" for stem in self.refused if self._hit(word, stem))
+        return sorted(found)
+
+    def _hit(self, word: str, stem: str) -> bool:
+        start = word.find(stem)
+        while start != -1:
+            if not self._covered(word, start, start + len(stem)):
+                return True
+            start = word.find(stem, start + 1)
+        return False
+
+    def _covered(self, word: str, start: int, end: int) -> bool:
+        for allowed in self.allowed:
+            at = word.find(allowed)
+            while at != -1:
+                if at <= start and end <= at + len(allowed):
+                    return True
+                at = word.find(allowed, at + 1)
+        return False
