@@ -199,7 +199,7 @@ def cmd_check_content(args: argparse.Namespace, settings: Settings) -> int:
             file=sys.stderr,
         )
     for code, behind in guides.stale.items():
-        listing = "\n".join(f"  - {key}: English changed since it was translated" for key in behind)
+        listing = "\n".join(f"  - {line}" for line in behind)
         print(
             f"\n{code}: {len(behind)} text(s) follow an older English text; update them, "
             f"then run: python -m bot stamp-translation {code}\n{listing}",

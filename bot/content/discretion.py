@@ -13,9 +13,12 @@ from dataclasses import dataclass
 
 
 def fold(text: str) -> str:
-    """Lowercase without accents: "Vibradores", "vibradóres" and "VIBRADORES" match."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    """Lowercase without accents ("Vibradóres" matches "vibrador"), but ñ stays a letter of
+    its own, so that "año" never reads as "ano"."""
+    return "".join(
+        c if c == "ñ" else "".join(d for d in unicodedata.normalize("NFKD", c) if not unicodedata.combining(d))
+        for c in text.casefold()
+    )
 
 
 @dataclass(frozen=True)

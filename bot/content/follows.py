@@ -18,6 +18,7 @@ from typing import Any
 
 FOLLOWS = "follows"
 NOT_TEXT = frozenset({"id", "kind", "group"})  # identifiers, the same in every language
+NONE_RECORDED = "records no English text it follows"
 SECTION = re.compile(r"^\[follows\][ \t]*$", re.MULTILINE)
 
 
@@ -56,8 +57,8 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 def stale(root: Path, language: str, reference: str = "en") -> list[str]:
-    """Every text of `language` that follows an older English text (or none recorded), as
-    "es/parts/3-talk.toml: steps.talk.hygiene.text"."""
+    """Every text of `language` that follows an older English text, or records none, as
+    "es/parts/3-talk.toml: steps.talk.hygiene.text: why"."""
     found = []
     for relative in translated_files(root, reference):
         english, mine = _read(root / reference / relative), _read(root / language / relative)
@@ -66,15 +67,17 @@ def stale(root: Path, language: str, reference: str = "en") -> list[str]:
         follows = mine.get(FOLLOWS, {})
         present = dict(texts(mine))
         for key, text in texts(english):
-            if key in present and follows.get(key) != english_hash(text):
-                found.append(f"{language}/{relative.as_posix()}: {key}")
+            recorded = follows.get(key)
+            if key in present and recorded != english_hash(text):
+                why = "English changed since it was translated" if recorded else NONE_RECORDED
+                found.append(f"{language}/{relative.as_posix()}: {key}: {why}")
     return found
 
 
 def stamp(root: Path, language: str, keys: Iterable[str] = (), reference: str = "en") -> int:
-    """Record that `language` follows today's English: for `keys` ("file: key", as `stale`
-    names them), or for every text. Returns how many hashes changed."""
-    wanted = set(keys)
+    """Record that `language` follows today's English: for `keys` (as `stale` names them),
+    or for every text. Returns how many hashes changed."""
+    wanted = {": ".join(key.split(": ")[:2]) for key in keys}  # a stale line, reason and all
     changed = 0
     for relative in translated_files(root, reference):
         path = root / language / relative
