@@ -34,6 +34,11 @@ def free_port() -> int:
     raise RuntimeError("no free port below the ephemeral range")
 
 
+def first_question(guide: Guide) -> int:
+    """How many taps on "Next" lead from the first step to the first checklist question."""
+    return next(i for i, step in enumerate(guide.parts[0].steps) if step.is_checklist)
+
+
 def clean_env(**settings: str) -> dict[str, str]:
     """This process's environment without any Gently or Telegram setting, plus `settings`:
     for running `python -m bot` in a subprocess that sees only what the test gives it."""

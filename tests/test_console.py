@@ -30,7 +30,7 @@ def console(db: Path, keys: list[str], user: str = "tester", *extra: str) -> str
 def test_walks_the_whole_guide_with_enter_alone(tmp_path: Path) -> None:
     out = console(tmp_path / "g.sqlite3", [""] * 120 + ["q"])
     assert "Part 1 of 5 · Collect information" in out
-    assert "Step 13 of 14" in out  # the tenth checklist question
+    assert "Step 15 of 16" in out  # the tenth checklist question
     assert "You answered yes to 10 of 10" in out
     assert "Part 5 of 5 · What to watch and read" in out
     assert "That's the whole guide." in out
@@ -41,11 +41,11 @@ def test_walks_the_whole_guide_with_enter_alone(tmp_path: Path) -> None:
 def test_quitting_and_starting_again_resumes_at_the_same_step(tmp_path: Path) -> None:
     db = tmp_path / "g.sqlite3"
     first = console(db, ["1", "", "", "q"])
-    assert "Step 3 of 14" in first
+    assert "Step 3 of 16" in first
     assert "Your place is saved." in first
     second = console(db, ["", "q"])
     assert "Welcome back. You were here:" in second
-    assert second.count("Part 1 of 5 · Collect information\nStep 3 of 14") == 2  # then the step
+    assert second.count("Part 1 of 5 · Collect information\nStep 3 of 16") == 2  # then the step
     other = console(db, ["q"], user="someone-else")
     assert "Hello, and welcome to Gently." in other
 
@@ -53,7 +53,7 @@ def test_quitting_and_starting_again_resumes_at_the_same_step(tmp_path: Path) ->
 @pytest.mark.process
 def test_commands_answers_labels_and_review(tmp_path: Path) -> None:
     db = tmp_path / "g.sqlite3"
-    keys = ["", "", "", ""]  # confirm, then three text steps to the first checklist item
+    keys = [""] * 6  # confirm, then five text steps to the first checklist item
     keys += ["yes"]  # collect.why answered by label, one tap
     keys += ["not yet"] * 9  # the rest: the summary
     keys += ["go over the open ones", "/resources", "1", "/progress", "/menu", "nonsense", "q"]
@@ -61,7 +61,7 @@ def test_commands_answers_labels_and_review(tmp_path: Path) -> None:
     assert "You answered yes to 1 of 10" in out
     assert '9 still say "not yet"' in out
     assert "Tristan Taormino" in out
-    assert "1. Collect information: 1 of 10 ready" in out
+    assert "1. Collect information · 1/10 ✓" in out
     assert "Your answer: Not yet." in out  # going over the open ones shows the answer
     assert "Please pick one of the numbers above" in out
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ from bot.content import (
     default_content_dir,
     load_guide,
 )
+from bot.content.voice import plain, walk
 from bot.markup import html_problems
 from bot.walkthrough import Progress, screens
 from tests import fingerprint
@@ -42,7 +44,9 @@ def all_resources(guide: Guide) -> list[Resource]:
 
 def test_all_part_five_resources_are_listed(guide: Guide) -> None:
     titles = {r.title: r for r in all_resources(guide)}
-    assert titles["Bend Over Boyfriend"].details == "1998, presented by sexologist Carol Queen"
+    assert titles["Bend Over Boyfriend"].details == (
+        "Fatale Video, 1998, presented by sexologist Carol Queen"
+    )
     assert titles["The Ultimate Guide to Anal Sex for Women"].author == "Tristan Taormino"
     assert titles["The Ultimate Guide to Prostate Pleasure"].author == (
         "Charlie Glickman and Aislinn Emirzian"
@@ -77,12 +81,12 @@ def test_every_rendered_step_is_valid_telegram_html_and_short(guide: Guide) -> N
 
 
 def test_consent_is_unmistakable_and_the_warning_is_there(guide: Guide) -> None:
-    step = guide.step("collect.a-process")
-    assert step is not None
-    assert "Consent does not have to be smooth or sexy" in step.text
-    assert "It has to be there, every single time." in step.text
-    assert "uncomfortable at first" in step.text
-    assert "Nobody needs consent" not in step.text
+    consent, process = guide.step("collect.both-want-it"), guide.step("collect.a-process")
+    assert consent is not None and process is not None
+    assert "Consent does not have to be smooth or sexy" in consent.text
+    assert "It has to be there, every single time." in consent.text
+    assert "uncomfortable or even hurt" in process.text
+    assert "Nobody needs consent" not in consent.text + process.text
 
 
 # Each safety essential a sex educator expects, by what its sentence must say.
@@ -92,14 +96,23 @@ SAFETY_ESSENTIALS = {
         "silicone toys",
         "weakens latex",
     ),
-    "no numbing": ("numbing creams", "Discomfort is how a body says slow down"),
-    "switching": ("Never go from a bottom to a vagina or a mouth without a fresh condom or glove",),
-    "nails": ("nails short and smooth",),
-    "body signals": ("fullness or pressure is normal", "Sharp pain or bleeding means stop"),
-    "when to see someone": ("see a doctor or a sexual-health clinic",),
-    "testing": ("tested", "lining of the rectum is thin"),
-    "mess": ("a little mess can happen", "nothing to be ashamed of"),
-    "stuck": ("urgent care", "don't go digging"),
+    "no numbing": ("numbing creams", "Discomfort is how a body asks you to slow down"),
+    "no natural lubrication": ("The anus makes no lubrication of its own", "lube is not optional"),
+    "flared base": ("flared base", "made for anal use", "non-porous"),
+    "the pain rule": (
+        "Pressure or mild discomfort: pause, add lube, go slower",
+        "Pain or bleeding: stop",
+    ),
+    "switching": ("Never go from the anus to a vagina or a mouth", "fresh condom or glove"),
+    "nails and gloves": ("Nails short and smooth, and gloves as well",),
+    "mouths": ("dental dam",),
+    "prep": ("Douching is optional", "plain lukewarm water, gently"),
+    "when to see someone": ("see a doctor or a sexual-health clinic", "pain every time"),
+    "testing": ("rectal and throat swabs", "lining of the rectum is thin"),
+    "vaccines and prep": ("hepatitis A and B", "HPV", "PrEP"),
+    "mess": ("a little mess can still happen", "nothing to be ashamed of"),
+    "stuck": ("emergency department (A&amp;E, ER)", "don't go digging"),
+    "red flags": ("Heavy bleeding, severe belly pain or a fever afterwards: go now",),
     "not medical advice": ("not medical advice",),
 }
 
@@ -112,6 +125,59 @@ def test_every_safety_essential_is_in_the_walk_and_in_one_place(
     for phrase in SAFETY_ESSENTIALS[essential]:
         assert any(phrase.lower() in s.text.lower() for s in guide.safety_steps), phrase
         assert phrase.lower() in in_one_place.lower()
+
+
+def test_safety_opens_with_a_fact_not_a_checklist_question(guide: Guide) -> None:
+    essentials = screens.safety(guide).text.split("\n\n", 1)[1]
+    assert essentials.startswith("<b>The anus makes no lubrication of its own.</b>")
+    first_question = min(essentials.find(s.text) for s in guide.safety_steps if s.is_checklist)
+    assert all(
+        essentials.find(s.text) < first_question for s in guide.safety_steps if not s.is_checklist
+    )
+
+
+# What the educator asked for outside /safety, by the step it belongs in.
+IN_THEIR_STEPS = {
+    "talk.gloves": "nitrile",
+    "talk.condoms": "polyisoprene or polyurethane",
+    "talk.slowly": "the inner one is not under conscious control",
+    "talk.they-lead": "a signal that needs no words",
+    "talk.no-alcohol": "poppers",
+    "intimacy.which-lube": "without numbing, warming or flavour additives",
+    "collect.your-own-body": "Clean hands and short, smooth nails. Plenty of lube",
+}
+
+
+@pytest.mark.parametrize("step_id", sorted(IN_THEIR_STEPS))
+def test_what_an_educator_would_add_is_where_it_belongs(guide: Guide, step_id: str) -> None:
+    step = guide.step(step_id)
+    assert step is not None and IN_THEIR_STEPS[step_id] in step.text
+
+
+def test_one_pain_rule_wherever_pain_comes_up(guide: Guide) -> None:
+    """Pain means stop, in every step that speaks of it; going slower is for discomfort."""
+    speaks_of_pain = [
+        s for s in walk(guide) if re.search(r"\b(pain|hurts?)\b", plain(s.text), re.IGNORECASE)
+    ]
+    assert {"intimacy.no-numbing", "talk.when-they-say-yes", "talk.body-signals"} <= {
+        s.id for s in speaks_of_pain
+    }
+    for step in speaks_of_pain:
+        text = plain(step.text)
+        assert not re.search(r"(hurts|pain)[^.]*\b(slower|more lube)", text, re.IGNORECASE), step.id
+    for step_id in ("intimacy.no-numbing", "talk.when-they-say-yes", "talk.body-signals"):
+        found = guide.step(step_id)
+        assert found is not None and re.search(r"(Pain|hurts?)\W[^.]*\bstop", plain(found.text))
+
+
+def test_a_no_closes_the_question_and_a_yes_is_never_assumed(guide: Guide) -> None:
+    after_a_no = guide.step("talk.after-a-no")
+    assert after_a_no is not None
+    assert "You don't bring it up again" in after_a_no.text
+    assert "theirs to reopen" in after_a_no.text
+    everything = " ".join(plain(s.text) for s in walk(guide))
+    assert "when they say yes" not in everything
+    assert "Reach for their bottom now and then" not in everything
 
 
 def test_every_text_and_profile_is_within_telegrams_limits(guide: Guide) -> None:
@@ -182,10 +248,10 @@ BROKEN = {
     ),
     "empty text": (
         "parts/3-talk.toml",
-        'text = """<b>Gloves are on hand.</b>\n\nThey make fingers smoother and clean-up simpler, '
-        'and they can look rather dashing."""',
+        'text = """<b>Bottoms have moods, and you will listen to theirs.</b>\n\n'
+        'Some days call for a lot, some for very little, and both are fine."""',
         'text = "  "',
-        "step talk.gloves: text: is empty",
+        "step talk.listen: text: is empty",
     ),
     "unknown kind": (
         "parts/1-collect.toml",
@@ -237,8 +303,8 @@ BROKEN = {
     ),
     "explicit short description": (
         "messages.toml",
-        'short_description = "A private,',
-        'short_description = "Anal play, private,',
+        'short_description = "A step-by-step',
+        'short_description = "Analplay, a step-by-step',
         "[profile]: short_description: may show on a lock screen or in a preview",
     ),
     "neighbours open alike": (
@@ -283,10 +349,23 @@ BROKEN = {
         'back = "← Back to the previous step"',
         "[buttons]: back: 27 characters; at most 16",
     ),
+    "a gate on a text step": (
+        "parts/3-talk.toml",
+        'id = "talk.after-a-no"\nkind = "text"',
+        'id = "talk.after-a-no"\nkind = "text"\ngate = true',
+        "step talk.after-a-no: gate: only a checklist item can be a gate",
+    ),
+    "a lock-screen word inside a compound": (
+        "messages.toml",
+        'text = """Ready to pick up where you left off?"""',
+        'text = """Buttons ready? Your bottomless curiosity awaits."""',
+        "[reminder]: text: may show on a lock screen or in a preview and must be discreet; "
+        "remove: bottomless (bottom)",
+    ),
     "a part title too long for its button": (
         "parts/2-intimacy.toml",
-        'title = "Make it part of your intimacy"',
-        'title = "Make the area part of your intimacy"',
+        'title = "Small steps"',
+        'title = "Small steps, taken slowly, together"',
         "part intimacy: title: its menu button",
     ),
     "a checklist without answers": (
@@ -332,7 +411,7 @@ def test_empty_part(content_copy: Path) -> None:
 
 
 def test_text_over_the_limit(content_copy: Path) -> None:
-    edit(content_copy / "en" / "parts/3-talk.toml", "Slower than you think.", "Slower. " * 500)
+    edit(content_copy / "en" / "parts/3-talk.toml", "then slower still.", "Slower. " * 500)
     assert any(
         p.startswith("en/parts/3-talk.toml: step talk.slowly: text: renders to")
         for p in problems_for(content_copy)
@@ -354,7 +433,7 @@ def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
 def test_check_content_summarises_valid_content() -> None:
     result = run_cli("check-content")
     assert result.returncode == 0, result.stderr
-    assert "Part 1 · Collect information: 14 steps, 10 checklist items" in result.stdout
+    assert "Part 1 · Collect information: 16 steps, 10 checklist items" in result.stdout
     assert "24 checklist items, 10 resources in 3 messages" in result.stdout
     assert "Reading time per message" in result.stdout
     assert "The whole walk: about" in result.stdout

@@ -14,7 +14,7 @@ import pytest
 from bot.content import Guide, Guides, load_guides
 from bot.telegram.codec import decode
 from bot.walkthrough import Verb
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, first_question
 from tests.telegram_helpers import Chat, running
 
 ALICE, BOB = 1001, 1002
@@ -75,14 +75,14 @@ BROKEN_TRANSLATIONS = {
     ),
     "explicit word in a reminder": (
         "es/messages.toml",
-        'text = """¿Te apetece seguir donde lo dejaste?"""',
-        'text = """¿Te apetece más sexo anal?"""',
+        'text = """¿Quieres seguir donde lo dejaste?"""',
+        'text = """¿Quieres más sexo anal?"""',
         "es/messages.toml: [reminder]: text: may show on a lock screen or in a preview and "
-        "must be discreet; remove: anal, sexo",
+        "must be discreet; remove: anal (anal), sexo (sex)",
     ),
     "missing key": (
         "de/messages.toml",
-        'hide = "Chat verbergen"\n',
+        'hide = "Chat leeren"\n',
         "",
         "de/messages.toml: [buttons]: hide: is missing",
     ),
@@ -105,7 +105,7 @@ def test_a_broken_translation_is_named_by_file_key_and_language_and_not_offered(
 
 @pytest.mark.process
 def test_check_content_reports_an_incomplete_language_and_fails(content_copy: Path) -> None:
-    edit(content_copy / "de/messages.toml", 'hide = "Chat verbergen"\n', "")
+    edit(content_copy / "de/messages.toml", 'hide = "Chat leeren"\n', "")
     result = subprocess.run(
         [sys.executable, "-m", "bot", "check-content", str(content_copy)],
         capture_output=True,
@@ -155,7 +155,7 @@ async def test_switching_language_keeps_the_place_and_the_answers(
     english, spanish = guides.reference, guides.by_language["es"]
     async with running(guides, db_path) as chat:  # type: ignore[arg-type]
         await chat.begin(ALICE)
-        for _ in range(3):
+        for _ in range(first_question(english)):
             await chat.press(ALICE, english.messages.button("next"))
         await chat.press(ALICE, "✓ Yes")
         await chat.press(ALICE, "Not yet")
@@ -163,14 +163,14 @@ async def test_switching_language_keeps_the_place_and_the_answers(
         await chat.command(ALICE, "/language")
         await chat.press(ALICE, "Español")
         assert "Parte 1 de 5 · Reúne información" in chat.last_text(ALICE)
-        assert "<i>Paso 6 de 14</i>" in chat.last_text(ALICE)
+        assert "<i>Paso 8 de 16</i>" in chat.last_text(ALICE)
         assert chat.answers()[-1].params["text"] == spanish.messages.notice("language_set")
         assert _progress(db_path, ALICE) == before
         assert _stored_language(db_path, ALICE) == "es"
         await chat.press(ALICE, spanish.messages.button("back"))
         assert "Tu respuesta: Todavía no." in chat.last_text(ALICE)
         await chat.command(ALICE, "/privacy")
-        assert "Tu idioma (ahora, Español)" in chat.last_text(ALICE)
+        assert "🌐 Español" in chat.last_text(ALICE)
 
 
 async def test_a_typed_hint_answers_in_the_chosen_language(guides: Guides, db_path: Path) -> None:

@@ -286,7 +286,7 @@ async def test_unwritable_database_gets_a_calm_answer_and_a_log_line(
         assert "the database is failing" in caplog.text
         await store._db.execute("PRAGMA query_only = OFF")
         await chat.press(9100, guide.messages.button("next"))
-        assert "Step 2 of 14" in chat.last_text(9100)
+        assert "Step 2 of 16" in chat.last_text(9100)
 
 
 async def test_a_disk_that_reads_but_cannot_write_is_one_error_a_minute(

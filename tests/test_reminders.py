@@ -11,7 +11,7 @@ from bench.workload import populate
 from bot.content import Guide
 from bot.telegram.reminders import BATCH, MAX_IN_FLIGHT, ReminderTimer, backoff
 from bot.walkthrough import Progress
-from tests.helpers import FakeClock, until
+from tests.helpers import FakeClock, first_question, until
 from tests.telegram_helpers import UNLIMITED, Chat, running
 
 ALICE, BOB = 3001, 3002
@@ -77,7 +77,7 @@ async def test_set_change_and_cancel(guide: Guide, db_path: Path) -> None:
 async def test_natural_pause_offers_a_reminder(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
         await chat.begin(ALICE)
-        for _ in range(3):
+        for _ in range(first_question(guide)):
             await chat.press(ALICE, guide.messages.button("next"))
         for _ in range(10):
             await chat.press(ALICE, "Not yet")

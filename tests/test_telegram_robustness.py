@@ -71,7 +71,7 @@ async def test_one_users_taps_stay_in_order(guide: Guide, db_path: Path) -> None
         await chat.api.wait_for(lambda _: len(chat.answers()) == 7)
         await chat.api.wait_for(lambda _: len(chat.api.sent_texts(ALICE)) == 8)
         texts = [t for t in chat.api.sent_texts(ALICE) if "Step" in t]
-        assert "Step 7 of 14" in texts[-1]  # six taps, all applied
+        assert "Step 7 of 16" in texts[-1]  # six taps, all applied
         assert all(a.params.get("text") is None for a in chat.answers()[1:])  # none was stale
         # each reply is asked for only once the one before it has come back
         replies = chat.api.to(ALICE, "sendMessage")[-6:]
@@ -204,7 +204,7 @@ async def test_failing_database_gets_an_honest_answer_and_one_error_line(
             await impatient.close()
             runtime.store = healthy
         await chat.press(ALICE, guide.messages.button("next"))
-        assert "Step 2 of 14" in chat.last_text(ALICE)
+        assert "Step 2 of 16" in chat.last_text(ALICE)
         assert runtime.store_failing_since is None
 
 
@@ -238,7 +238,7 @@ async def test_a_send_that_fails_after_the_old_keyboard_was_cleared(
         assert chat.api.to(ALICE, "editMessageReplyMarkup")  # old buttons cleared
         chat.api.clear_failures()
         await chat.command(ALICE, "/resume")
-        assert "Step 2 of 14" in chat.last_text(ALICE)
+        assert "Step 2 of 16" in chat.last_text(ALICE)
         assert chat.last_with_button(ALICE, guide.messages.button("next"))
 
 

@@ -12,7 +12,7 @@ import pytest
 from bot.commands import COMMANDS
 from bot.content import Guide
 from bot.telegram.codec import decode
-from tests.helpers import FakeClock
+from tests.helpers import FakeClock, first_question
 from tests.offline import OfflineBotAPI
 from tests.telegram_helpers import running
 
@@ -70,13 +70,13 @@ async def test_each_step_is_one_message_and_only_the_newest_has_buttons(
 async def test_an_answer_is_one_tap_and_shows_when_going_back(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
         await chat.begin(ALICE)
-        for _ in range(3):
+        for _ in range(first_question(guide)):
             await chat.press(ALICE, guide.messages.button("next"))
         item = chat.api.to(ALICE, "sendMessage")[-1]
-        assert "Step 4 of 14" in item.text
+        assert "Step 6 of 16" in item.text
         assert [label for label, _ in item.buttons[:2]] == ["✓ Yes", "Not yet"]
         await chat.press(ALICE, "Not yet")
-        assert "Step 5 of 14" in chat.last_text(ALICE)  # answered and moved on, one tap
+        assert "Step 7 of 16" in chat.last_text(ALICE)  # answered and moved on, one tap
         await chat.press(ALICE, guide.messages.button("back"))
         assert "Your answer: Not yet." in chat.last_text(ALICE)
         await chat.press(ALICE, "✓ Yes")
@@ -89,7 +89,7 @@ async def test_resume_after_rebuilding_the_application(guide: Guide, db_path: Pa
     clock = FakeClock()
     async with running(guide, db_path, clock) as chat:
         await chat.begin(ALICE)
-        for _ in range(4):
+        for _ in range(first_question(guide)):
             await chat.press(ALICE, guide.messages.button("next"))
         await chat.press(ALICE, "✓ Yes")
         where = chat.last_text(ALICE)
@@ -147,7 +147,7 @@ async def test_delete_erases_everything(guide: Guide, db_path: Path) -> None:
         assert "18 or older" in chat.last_text(ALICE)
         assert _users(db_path) == [BOB]
         await chat.begin(ALICE)
-        assert "Step 1 of 14" in chat.last_text(ALICE)
+        assert "Step 1 of 16" in chat.last_text(ALICE)
 
 
 async def test_stale_and_forged_buttons(guide: Guide, db_path: Path) -> None:
@@ -161,7 +161,7 @@ async def test_stale_and_forged_buttons(guide: Guide, db_path: Path) -> None:
             answer = chat.answers()[-1]
             assert answer.params["text"] == guide.messages.notice("stale"), data
             assert chat.last_text(ALICE) == current  # the current step, re-sent
-        assert "Step 2 of 14" in current
+        assert "Step 2 of 16" in current
 
 
 async def test_double_tap_moves_one_step(guide: Guide, db_path: Path) -> None:
@@ -177,11 +177,11 @@ async def test_double_tap_moves_one_step(guide: Guide, db_path: Path) -> None:
         )
         await chat.api.wait_for(
             lambda calls: (
-                "Step 2 of 14" in chat.last_text(ALICE)
+                "Step 2 of 16" in chat.last_text(ALICE)
                 and len(chat.api.to(ALICE, "sendMessage")) >= 4
             )
         )
-        assert "Step 2 of 14" in chat.last_text(ALICE)
+        assert "Step 2 of 16" in chat.last_text(ALICE)
         assert [c.params.get("text") for c in chat.answers()][-1] == guide.messages.notice("stale")
 
 
@@ -201,7 +201,7 @@ async def test_commands_text_and_unknown_input(guide: Guide, db_path: Path) -> N
         await chat.begin(ALICE)
         for command, expected in (
             ("/menu", "Where would you like to go?"),
-            ("/progress", "1. Collect information: 0 of 10 ready"),
+            ("/progress", "1. Collect information · 0/10 ✓"),
             ("/privacy", "What I keep, and why"),
             ("/help", "How this works"),
             ("/safety", "The safety essentials"),
@@ -291,7 +291,7 @@ async def test_a_refused_profile_is_one_warning_and_the_bot_serves(
 async def test_send_me_my_checklist_and_a_finished_return(guide: Guide, db_path: Path) -> None:
     async with running(guide, db_path) as chat:
         await chat.begin(ALICE)
-        for _ in range(3):
+        for _ in range(first_question(guide)):
             await chat.press(ALICE, guide.messages.button("next"))
         await chat.press(ALICE, "✓ Yes")
         await chat.command(ALICE, "/progress")
@@ -299,7 +299,7 @@ async def test_send_me_my_checklist_and_a_finished_return(guide: Guide, db_path:
         kept = chat.last_text(ALICE)
         assert kept.startswith("<b>Your checklists</b>")
         assert "✅ Do you know why you want this?" in kept
-        assert "○ Any toy you use has a flared base." in kept
+        assert "○ Any toy has a flared base, wide enough to stop it going all the way in." in kept
         await chat.command(ALICE, "/menu")
         await chat.press(ALICE, "5. What to watch and read")
         for _ in range(len(guide.parts[-1].steps) - 1):
@@ -317,7 +317,7 @@ async def test_buttons_of_the_first_edition_are_answered_as_stale(
 ) -> None:
     async with running(guide, db_path) as chat:
         await chat.begin(ALICE)
-        for _ in range(3):
+        for _ in range(first_question(guide)):
             await chat.press(ALICE, guide.messages.button("next"))
         where = chat.last_text(ALICE)
         assert "Do you know why you want this?" in where  # collect.why, a checklist item

@@ -65,7 +65,7 @@ def test_confirming_opens_part_one_with_its_intro(guide: Guide) -> None:
 def test_one_tap_answers_a_checklist_item_and_moves_on(guide: Guide) -> None:
     outcome = walk_to(guide, "talk.no-alcohol")
     assert "Part 3 of 5 · Talking about it" in outcome.screen.text
-    assert "Step 8 of 22" in outcome.screen.text  # one way of counting: steps of the part
+    assert "Step 8 of 23" in outcome.screen.text  # one way of counting: steps of the part
     part = guide.part("talk")
     assert part is not None and part.answers is not None
     labels = [b.label for b in outcome.screen.rows[0]]
@@ -140,9 +140,9 @@ def test_resources_menu_and_progress_keep_the_position(guide: Guide) -> None:
 def test_progress_overview_counts_answers_per_part(guide: Guide) -> None:
     outcome = answer(guide, walk_to(guide, "collect.why"), True)
     overview = handle(guide, outcome.progress, Action(Verb.PROGRESS)).screen.text
-    assert "1. Collect information: 1 of 10 ready" in overview
-    assert "3. Talking about it: 0 of 14 ready" in overview
-    assert "Part 1 of 5 · Collect information</b>\n<i>Step 5 of 14" in overview
+    assert "1. Collect information · 1/10 ✓" in overview
+    assert "3. Talking about it · 0/14 ✓" in overview
+    assert "Part 1 of 5 · Collect information</b>\n<i>Step 7 of 16" in overview
 
 
 def test_jump_to_a_part_from_the_menu(guide: Guide) -> None:
@@ -155,7 +155,7 @@ def test_jump_to_a_part_from_the_menu(guide: Guide) -> None:
 def test_welcome_back_counts_as_the_step_does(guide: Guide) -> None:
     outcome = walk_to(guide, "talk.no-alcohol")
     again = handle(guide, outcome.progress, Action(Verb.START))
-    where = "Part 3 of 5 · Talking about it</b>\n<i>Step 8 of 22</i>"
+    where = "Part 3 of 5 · Talking about it</b>\n<i>Step 8 of 23</i>"
     assert where in again.screen.text
     assert where in outcome.screen.text  # the same words as the step's own header
     assert again.progress == outcome.progress

@@ -15,10 +15,12 @@ from dataclasses import dataclass
 def fold(text: str) -> str:
     """Lowercase without accents ("Vibradóres" matches "vibrador"), but ñ stays a letter of
     its own, so that "año" never reads as "ano"."""
-    return "".join(
-        c if c == "ñ" else "".join(d for d in unicodedata.normalize("NFKD", c) if not unicodedata.combining(d))
-        for c in text.casefold()
-    )
+    return "".join(c if c == "ñ" else _bare(c) for c in text.casefold())
+
+
+def _bare(letter: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", letter)
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from pathlib import Path
 from string import Formatter
 from typing import Any
 
+from bot.content.discretion import LockScreenWords
+from bot.content.follows import FOLLOWS, stale
 from bot.content.model import (
     Guide,
     Guides,
@@ -30,8 +32,6 @@ from bot.content.spec import (
     SHARED_ROW_BUTTONS,
     MessageFormat,
 )
-from bot.content.discretion import LockScreenWords
-from bot.content.follows import FOLLOWS, stale
 from bot.content.voice import check_voice
 from bot.markup import Markup, html_problems
 

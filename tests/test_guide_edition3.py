@@ -1,0 +1,212 @@
+"""The third edition's mechanics, in every language: the readiness gate, translations that
+record the English they follow, and lock-screen words matched as stems."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.content import Guide, Guides, default_content_dir, load_guides
+from bot.content.discretion import LockScreenWords
+from bot.content.follows import stamp
+from bot.walkthrough import Action, Outcome, Verb, handle
+
+LANGUAGES = ("en", "es", "de")
+
+
+@pytest.fixture(scope="module")
+def guides() -> Guides:
+    return load_guides()
+
+
+@pytest.fixture
+def content_copy(tmp_path: Path) -> Path:
+    copy = tmp_path / "content"
+    shutil.copytree(default_content_dir(), copy)
+    return copy
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"fixture text not found in {path.name}: {old!r}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+# -- the readiness gate --------------------------------------------------------------------
+
+
+def part_three_summary(guide: Guide, not_yet: set[str]) -> Outcome:
+    """Walk to Part 3 and answer its checklist: "Not yet" for `not_yet`, "Ready" otherwise."""
+    outcome = handle(guide, None, Action(Verb.CONFIRM))
+    outcome = handle(guide, outcome.progress, Action(Verb.JUMP, "talk"))
+    talk = guide.part("talk")
+    assert talk is not None
+    for _ in range(len(talk.steps)):
+        progress = outcome.progress
+        assert progress is not None
+        step = guide.step(progress.step_id)
+        assert step is not None
+        if progress.view.value == "summary":
+            return outcome
+        if step.is_checklist:
+            verb = Verb.NOT_YET if step.id in not_yet else Verb.YES
+            outcome = handle(guide, progress, Action(verb, step.id))
+        else:
+            outcome = handle(guide, progress, Action(Verb.NEXT, step.id))
+    raise AssertionError("Part 3's summary never came")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_gate_answered_not_yet_holds_off_the_talk(guides: Guides, language: str) -> None:
+    guide = guides.by_language[language]
+    talk = guide.part("talk")
+    assert talk is not None
+    gates = {step.id for step in talk.gates}
+    assert gates >= {"talk.they-lead", "talk.no-is-fine"}
+    hold = guide.messages.text("checklist_hold", items="").split("\n")[0]
+    for gate in sorted(gates):
+        held = part_three_summary(guide, {gate}).screen.text
+        assert hold in held, (language, gate)
+        title = next(step.title for step in talk.gates if step.id == gate)
+        assert f"• {title}" in held
+    other = next(s.id for s in talk.checklist if not s.gate)
+    not_held = part_three_summary(guide, {other}).screen.text
+    assert hold not in not_held
+    assert guide.messages.text("checklist_open", open=1) in not_held
+    assert hold not in part_three_summary(guide, set()).screen.text
+
+
+def test_a_gate_answered_ready_again_lifts_the_hold(guides: Guides) -> None:
+    guide = guides.reference
+    held = part_three_summary(guide, {"talk.no-is-fine"})
+    assert held.progress is not None
+    again = handle(guide, held.progress, Action(Verb.REVIEW, "talk"))
+    assert again.progress is not None and again.progress.step_id == "talk.no-is-fine"
+    lifted = handle(guide, again.progress, Action(Verb.YES, "talk.no-is-fine"))
+    hold = guide.messages.text("checklist_hold", items="").split("\n")[0]
+    assert hold not in lifted.screen.text
+
+
+def test_a_translation_must_mark_the_same_gates(content_copy: Path) -> None:
+    edit(
+        content_copy / "es/parts/3-talk.toml",
+        'id = "talk.no-is-fine"\nkind = "checklist"\ngate = true',
+        'id = "talk.no-is-fine"\nkind = "checklist"',
+    )
+    guides = load_guides(content_copy)
+    assert "es" not in guides.by_language
+    assert any("order, kind, safety or gate marks" in p for p in guides.incomplete["es"])
+
+
+# -- translations follow English -----------------------------------------------------------
+
+CHANGED = "Picture holding their hand the whole way."
+
+
+def test_every_translation_follows_todays_english(guides: Guides) -> None:
+    assert guides.stale == {}
+
+
+def test_an_english_edit_makes_both_translations_stale_and_still_served(
+    content_copy: Path,
+) -> None:
+    edit(content_copy / "en/parts/3-talk.toml", CHANGED, "Picture walking hand in hand.")
+    guides = load_guides(content_copy)
+    key = "parts/3-talk.toml: steps.talk.hand-in-hand.text"
+    assert guides.stale == {
+        "de": [f"de/{key}: English changed since it was translated"],
+        "es": [f"es/{key}: English changed since it was translated"],
+    }
+    assert set(guides.by_language) == {"en", "es", "de"}, "a stale translation is still served"
+
+    assert stamp(content_copy, "es", [f"es/{key}"]) == 1
+    after = load_guides(content_copy)
+    assert list(after.stale) == ["de"], "stamping one language leaves the other stale"
+    assert after.by_language["es"].step("talk.hand-in-hand") == load_guides(
+        content_copy
+    ).by_language["es"].step("talk.hand-in-hand"), "stamping changes no text"
+
+
+def test_a_new_translated_text_without_a_record_is_stale(content_copy: Path) -> None:
+    edit(content_copy / "es/messages.toml", '"notices.stale" = ', '"notices.old" = ')
+    assert load_guides(content_copy).stale == {
+        "es": ["es/messages.toml: notices.stale: records no English text it follows"]
+    }
+
+
+@pytest.mark.process
+def test_check_content_lists_stale_translations_and_fails(content_copy: Path) -> None:
+    edit(content_copy / "en/parts/3-talk.toml", CHANGED, "Picture walking hand in hand.")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "check-content", str(content_copy)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1
+    for language in ("es", "de"):
+        assert (
+            f"  - {language}/parts/3-talk.toml: steps.talk.hand-in-hand.text: "
+            "English changed since it was translated"
+        ) in result.stderr
+    assert "es (Español): complete" in result.stdout
+    stamped = subprocess.run(
+        [sys.executable, "-m", "bot", "stamp-translation", "es", "--dir", str(content_copy)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert stamped.stdout == "es: 1 text(s) now recorded as following today's English\n"
+
+
+# -- lock-screen words match by stem -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def lock_screen() -> dict[str, LockScreenWords]:
+    import tomllib
+
+    lists = {}
+    for language in LANGUAGES:
+        path = default_content_dir() / language / "lock-screen.toml"
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        lists[language] = LockScreenWords.of(data["refused"], data.get("allowed", []))
+    return lists
+
+
+REFUSED = {
+    "en": ["Your sexy weekend?", "Bottoms up!", "Lubricants on sale", "Your new toys wait."],
+    "es": ["¿Sexuales?", "Culos y más", "Tus vibradores", "¿Follamos?", "Vamos a coger", "Tu ano"],
+    "de": [
+        "Zeit für dein Analspiel?",
+        "Dein neues Toy wartet.",
+        "Hast du Lube da?",
+        "Dein Sexleben ruft.",
+        "Der Plug ist da.",
+        "Geiler Abend?",
+    ],
+}
+ALLOWED = {
+    "en": ["Tap the button to pass on, class.", "Ready to pick up where you left off?"],
+    "es": ["Feliz año nuevo", "¿Ya viste la película?", "Dame la mano", "Un vehículo"],
+    "de": ["Eine kurze Analyse", "Der Kanal ist analog.", "Ein lustiger Abend", "Butterbrot"],
+}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_refused_words_are_caught_inside_words(
+    lock_screen: dict[str, LockScreenWords], language: str
+) -> None:
+    for text in REFUSED[language]:
+        assert lock_screen[language].hits(text), (language, text)
+    for text in ALLOWED[language]:
+        assert lock_screen[language].hits(text) == [], (language, text)
+
+
+def test_accents_and_case_do_not_hide_a_word() -> None:
+    words = LockScreenWords.of(["erotic"], [])
+    assert words.hits("ERÓTICO") == ["erotico (erotic)"]
