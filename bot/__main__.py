@@ -148,12 +148,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             code,
             len(problems),
         )
-    for code, behind in guides.stale.items():
+    if guides.stale:
         logging.getLogger("bot").warning(
-            "the %s guide has %d text(s) that follow an older English text "
-            "(run check-content): offered as it is",
-            code,
-            len(behind),
+            "translations behind English, offered as they are (run check-content): %s",
+            ", ".join(f"{code} {len(behind)} text(s)" for code, behind in guides.stale.items()),
         )
     return run_bot(settings, guides)
 

@@ -114,3 +114,12 @@ def test_the_console_takes_a_language(tmp_path: Path) -> None:
     out = console(tmp_path / "g.sqlite3", ["", "q"], "tester", "--lang", "de-DE")
     assert "Hallo und willkommen bei Gently." in out
     assert "Teil 1 von 5 · Informationen sammeln" in out
+
+
+@pytest.mark.process
+def test_after_the_under_18_exit_nothing_is_said_to_be_saved(tmp_path: Path) -> None:
+    out = console(tmp_path / "g.sqlite3", ["2", "/resources", "q"])
+    assert "Nothing about you has been saved." in out
+    assert "(First things first: the guide is for adults, so it starts here.)" in out
+    assert "That button belongs to an earlier message" not in out
+    assert "Bye for now." in out and "Your place is saved." not in out

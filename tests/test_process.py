@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import resource
+import shutil
 import signal
 import socket
 import sqlite3
@@ -466,3 +467,22 @@ def test_an_outage_and_a_conflict_are_one_line_each(tmp_path: Path) -> None:
     assert len([x for x in lines if "reached Telegram again" in x and " INFO " in x]) == 1
     assert len([x for x in lines if "Conflict" in x and " ERROR " in x]) == 1
     assert "Traceback" not in running.text
+
+
+def test_stale_translations_are_served_with_one_warning(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    step = content / "en" / "parts" / "3-talk.toml"
+    step.write_text(step.read_text().replace("Picture holding", "Imagine holding"))
+    with FakeBotServer() as server, bot(
+        tmp_path / "g.sqlite3", server, GENTLY_CONTENT_DIR=str(content)
+    ) as run:
+        assert polling(server)
+        server.push(text_message(7, "/start"))
+        assert server.wait_for(lambda calls: any(m == "sendMessage" for m, _ in calls))
+        assert run.stop()[0] == 0
+    warned = [line for line in run.lines if "translations behind English" in line]
+    assert len(warned) == 1, run.text
+    assert "de 1 text(s), es 1 text(s)" in warned[0]
+    commands = [params for method, params in server.calls if method == "setMyCommands"]
+    assert {params.get("language_code") for params in commands} >= {"es", "de"}, "still offered"

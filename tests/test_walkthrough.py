@@ -431,3 +431,15 @@ def test_restarting_keeps_the_language_even_when_answered_in_the_fallback(guide:
     again = handle(guide, asked, Action(Verb.RESTART_CONFIRM, "t1"))
     assert again.progress is not None
     assert (again.progress.language, again.progress.tidy) == ("es", True)
+
+
+def test_a_command_before_the_welcome_is_answered_is_not_called_a_stale_button(
+    guide: Guide,
+) -> None:
+    for verb in (Verb.RESOURCES, Verb.MENU, Verb.SAFETY, Verb.PROGRESS):
+        typed = handle(guide, None, Action(verb))
+        assert typed.progress is None
+        assert typed.screen.notice == guide.messages.notice("welcome_first")
+        assert typed.screen.text == handle(guide, None, Action(Verb.START)).screen.text
+    old_button = handle(guide, None, Action(Verb.NEXT, "collect.why"))
+    assert old_button.screen.notice == guide.messages.notice("stale")
