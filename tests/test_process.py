@@ -474,9 +474,10 @@ def test_stale_translations_are_served_with_one_warning(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "content", content)
     step = content / "en" / "parts" / "3-talk.toml"
     step.write_text(step.read_text().replace("Picture holding", "Imagine holding"))
-    with FakeBotServer() as server, bot(
-        tmp_path / "g.sqlite3", server, GENTLY_CONTENT_DIR=str(content)
-    ) as run:
+    with (
+        FakeBotServer() as server,
+        bot(tmp_path / "g.sqlite3", server, GENTLY_CONTENT_DIR=str(content)) as run,
+    ):
         assert polling(server)
         server.push(text_message(7, "/start"))
         assert server.wait_for(lambda calls: any(m == "sendMessage" for m, _ in calls))
