@@ -136,7 +136,7 @@ def test_the_version_is_printed_without_settings() -> None:
     result = cli("--version", GENTLY_LOG_LEVEL="LOUD")  # a bad setting does not matter
     assert result.returncode == 0
     assert result.stdout == f"gently-bot {__version__}\n"
-    assert __version__ == "0.4.0"
+    assert __version__ == "0.5.0"
 
 
 @pytest.mark.process
