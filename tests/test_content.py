@@ -112,7 +112,10 @@ SAFETY_ESSENTIALS = {
     "vaccines and prep": ("hepatitis A and B", "HPV", "PrEP"),
     "mess": ("a little mess can still happen", "nothing to be ashamed of"),
     "stuck": ("emergency department (A&amp;E, ER)", "don't go digging"),
-    "red flags": ("Heavy bleeding, severe belly pain or a fever afterwards: go now",),
+    "red flags": ("Heavy bleeding, severe belly pain or a fever afterwards: go to an emergency",),
+    "poppers": ("poppers", "erection pills"),
+    "latex allergy": ("polyisoprene or polyurethane",),
+    "oil and condoms": ("Oil-based lube weakens latex and polyisoprene",),
     "not medical advice": ("not medical advice",),
 }
 
