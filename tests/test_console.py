@@ -59,7 +59,7 @@ def test_commands_answers_labels_and_review(tmp_path: Path) -> None:
     keys += ["go over the open ones", "/resources", "1", "/progress", "/menu", "nonsense", "q"]
     out = console(db, keys)
     assert "You answered yes to 1 of 10" in out
-    assert 'Items still at "not yet": 9.' in out
+    assert "Still open: 9." in out
     assert "Tristan Taormino" in out
     assert "1. Collect information · 1/10 ✓" in out
     assert "Your answer: Not yet." in out  # going over the open ones shows the answer

@@ -174,13 +174,23 @@ def lock_screen() -> dict[str, LockScreenWords]:
     for language in LANGUAGES:
         path = default_content_dir() / language / "lock-screen.toml"
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-        lists[language] = LockScreenWords.of(data["refused"], data.get("allowed", []))
+        lists[language] = LockScreenWords.of(
+            data["refused"], data.get("allowed", []), data.get("whole", [])
+        )
     return lists
 
 
 REFUSED = {
     "en": ["Your sexy weekend?", "Bottoms up!", "Lubricants on sale", "Your new toys wait."],
-    "es": ["¿Sexuales?", "Culos y más", "Tus vibradores", "¿Follamos?", "Vamos a coger", "Tu ano"],
+    "es": [
+        "¿Sexuales?",
+        "Culos y más",
+        "Tus vibradores",
+        "¿Follamos?",
+        "Vamos a coger",
+        "Tu ano",
+        "Qué nalgona",
+    ],
     "de": [
         "Zeit für dein Analspiel?",
         "Dein neues Toy wartet.",
@@ -188,12 +198,27 @@ REFUSED = {
         "Dein Sexleben ruft.",
         "Der Plug ist da.",
         "Geiler Abend?",
+        "Dein Po wartet.",
     ],
 }
 ALLOWED = {
     "en": ["Tap the button to pass on, class.", "Ready to pick up where you left off?"],
-    "es": ["Feliz año nuevo", "¿Ya viste la película?", "Dame la mano", "Un vehículo"],
-    "de": ["Eine kurze Analyse", "Der Kanal ist analog.", "Ein lustiger Abend", "Butterbrot"],
+    "es": [
+        "Feliz año nuevo",
+        "Dame la mano",
+        "Un vehículo",
+        "Tu recordatorio semanal",
+        "El canal mexicano",
+        "Un mensaje anónimo",
+    ],
+    "de": [
+        "Eine kurze Analyse",
+        "Der Kanal ist analog.",
+        "Ein lustiger Abend",
+        "Butterbrot",
+        "Die Post kommt, im Tempo der Nachbarschaft.",
+        "Ein lebhafter Rechtsexperte flüstert.",
+    ],
 }
 
 

@@ -68,8 +68,8 @@ BROKEN_TRANSLATIONS = {
     ),
     "placeholder mismatch": (
         "de/messages.toml",
-        "Du hast {yes} von {total} mit Ja beantwortet.",
-        "Du hast {total} mit Ja beantwortet.",
+        "{yes} von {total} Punkten abgehakt.",
+        "{total} Punkte abgehakt.",
         "de/messages.toml: [text]: checklist_summary: placeholders ['title', 'total'] differ "
         "from English ['title', 'total', 'yes']",
     ),

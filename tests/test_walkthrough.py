@@ -103,7 +103,7 @@ def test_checklist_summary_offers_to_revisit_open_items(guide: Guide) -> None:
     while outcome.progress.view is View.STEP:  # type: ignore[union-attr]
         outcome = answer(guide, outcome, False)
     assert "You answered yes to 1 of 10" in outcome.screen.text
-    assert 'Items still at "not yet": 9.' in outcome.screen.text
+    assert "Still open: 9." in outcome.screen.text
     review = press(guide, outcome, "review")
     assert review.progress.step_id == "collect.what-you-know"  # type: ignore[union-attr]
     visited = []

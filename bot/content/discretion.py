@@ -2,7 +2,8 @@
 
 A listed word is refused wherever it appears inside a word, so plurals, inflections and
 compounds are caught too ("sexleben", "vibradores"). An allowed word covers a hit inside
-it ("button" for "butt", "analyse" for "anal"). Accents and case are ignored both ways.
+it ("button" for "butt", "analyse" for "anal"). A word too short to be a stem ("Po") is
+refused only as a whole word. Accents and case are ignored both ways.
 """
 
 from __future__ import annotations
@@ -27,16 +28,22 @@ def _bare(letter: str) -> str:
 class LockScreenWords:
     refused: frozenset[str]
     allowed: frozenset[str] = frozenset()
+    whole: frozenset[str] = frozenset()  # refused only as whole words
 
     @classmethod
-    def of(cls, refused: list[str], allowed: list[str]) -> LockScreenWords:
-        return cls(frozenset(map(fold, refused)), frozenset(map(fold, allowed)))
+    def of(
+        cls, refused: list[str], allowed: list[str], whole: list[str] | None = None
+    ) -> LockScreenWords:
+        folded = (frozenset(map(fold, words)) for words in (refused, allowed, whole or []))
+        return cls(*folded)
 
     def hits(self, text: str) -> list[str]:
         """Each word of `text` that holds a refused stem, as "word (stem)", sorted."""
         found: set[str] = set()
         for word in re.findall(r"[^\W\d_]+", fold(text)):
             found.update(f"{word} ({stem})" for stem in self.refused if self._hit(word, stem))
+            if word in self.whole:
+                found.add(word)
         return sorted(found)
 
     def _hit(self, word: str, stem: str) -> bool:

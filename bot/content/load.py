@@ -475,9 +475,9 @@ class _Loader:
         data = self.read_toml(self.base / "lock-screen.toml")
         if data is None:
             return LockScreenWords(frozenset())
-        self.unknown_keys(data, {"refused", "allowed"}, "")
+        self.unknown_keys(data, {"refused", "allowed", "whole"}, "")
         lists: dict[str, list[str]] = {}
-        for key in ("refused", "allowed"):
+        for key in ("refused", "allowed", "whole"):
             words = data.get(key, [])
             if not isinstance(words, list) or not all(isinstance(w, str) and w for w in words):
                 self.problem(key, "must be a list of words")
@@ -489,7 +489,7 @@ class _Loader:
                 f"{len(lists['refused'])} words; list at least {MIN_LOCK_SCREEN_WORDS} that must "
                 "never show on a lock screen in this language",
             )
-        return LockScreenWords.of(lists["refused"], lists["allowed"])
+        return LockScreenWords.of(lists["refused"], lists["allowed"], lists["whole"])
 
     def _compare(self, guide: Guide, messages: dict[str, dict[str, str]]) -> None:
         """A translation has English's shape: the same parts, step ids, kinds, safety and
