@@ -114,7 +114,7 @@ SAFETY_ESSENTIALS = {
     "stuck": ("emergency department (A&amp;E, ER)", "don't go digging"),
     "red flags": ("Heavy bleeding, severe belly pain or a fever afterwards: go to an emergency",),
     "poppers": ("poppers", "erection pills"),
-    "latex allergy": ("polyisoprene or polyurethane",),
+    "latex allergy": ("nitrile gloves and polyurethane condoms",),
     "oil and condoms": ("Oil-based lube weakens latex and polyisoprene",),
     "not medical advice": ("not medical advice",),
 }
@@ -411,6 +411,11 @@ def test_empty_part(content_copy: Path) -> None:
         p.startswith("en/parts/9-empty.toml: part empty: steps: the part is empty")
         for p in problems_for(content_copy)
     )
+
+
+def test_a_safety_message_telegram_would_refuse(content_copy: Path) -> None:
+    edit(content_copy / "en" / "parts/3-talk.toml", "so keep a towel nearby", "so " + "x" * 2000)
+    assert "en/parts/: the /safety message renders to 5" in "\n".join(problems_for(content_copy))
 
 
 def test_text_over_the_limit(content_copy: Path) -> None:

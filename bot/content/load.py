@@ -36,6 +36,7 @@ from bot.content.voice import check_voice
 from bot.markup import Markup, html_problems
 
 MAX_STEP_CHARS = 3500  # Telegram allows 4096; headers, ticks and notices need the rest.
+MAX_GATHERED_CHARS = 4000  # /safety has no header: Telegram's 4096, tags counted, with room
 MAX_ID_CHARS = 40  # keeps callback data far below Telegram's 64 bytes
 SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 PART_ID = re.compile(rf"^{SLUG}$")
@@ -114,6 +115,7 @@ class _Loader:
             parts=parts, resources=resources, messages=Messages(messages), language=self.language
         )
         self._check_rendered_resources(guide)
+        self._check_rendered_safety(guide)
         self._check_part_buttons(guide)
         self.problems += check_voice(guide, messages, self._part_files, f"{self.language}/")
         if self.reference is not None:
@@ -467,6 +469,16 @@ class _Loader:
                 "",
                 f"the /resources message renders to {len(rendered)} characters; "
                 f"at most {MAX_STEP_CHARS}: shorten the descriptions",
+            )
+
+    def _check_rendered_safety(self, guide: Guide) -> None:
+        rendered = guide.messages.text("safety", essentials=guide.render_safety())
+        if len(rendered) > MAX_GATHERED_CHARS:
+            self._file = f"{self.language}/parts/"
+            self.problem(
+                "",
+                f"the /safety message renders to {len(rendered)} characters; at most "
+                f"{MAX_GATHERED_CHARS}: shorten the steps marked safety = true, or mark fewer",
             )
 
     # -- languages -----------------------------------------------------------------

@@ -185,6 +185,12 @@ class Guide:
     def safety_steps(self) -> tuple[Step, ...]:
         return tuple(step for part in self.parts for step in part.steps if step.safety)
 
+    def render_safety(self) -> Markup:
+        """The safety essentials as /safety shows them: the facts first, then the checklist
+        items (a question is no way to open it), each in walk order."""
+        steps = sorted(self.safety_steps, key=lambda step: step.is_checklist)
+        return Markup("\n\n".join(step.text for step in steps))
+
     @property
     def first_step(self) -> Step:
         return self.parts[0].steps[0]

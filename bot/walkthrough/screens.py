@@ -295,10 +295,8 @@ def confirm(guide: Guide, key: str, yes_key: str, yes: Action) -> Screen:
 
 
 def safety(guide: Guide) -> Screen:
-    """The safety essentials from across the walk, in one message: the facts first, then
-    the checklist items (a question is no way to open it)."""
-    steps = sorted(guide.safety_steps, key=lambda step: step.is_checklist)
-    essentials = Markup("\n\n".join(step.text for step in steps))
+    """The safety essentials from across the walk, in one message."""
+    essentials = guide.render_safety()
     return Screen(guide.messages.text("safety", essentials=essentials), (continue_row(guide),))
 
 
