@@ -101,7 +101,8 @@ SAFETY_ESSENTIALS = {
     "flared base": ("flared base", "made for anal use", "non-porous"),
     "the pain rule": (
         "Pressure or mild discomfort: pause, add lube, go slower",
-        "Pain or bleeding: stop",
+        "Pain: stop",
+        "Bleeding: stop, and give it a few days to heal",
     ),
     "switching": ("Never go from the anus to a vagina or a mouth", "fresh condom or glove"),
     "nails and gloves": ("Nails short and smooth, and gloves as well",),
