@@ -23,7 +23,7 @@ from bot.content import (
     load_guide,
     load_guides,
 )
-from bot.content.follows import stamp
+from bot.content.follows import StampError, stamp
 from bot.content.voice import reading_seconds
 from bot.instance import AlreadyRunning, Misconfigured, StartupFailed
 from bot.logs import setup_logging
@@ -211,8 +211,14 @@ def cmd_stamp_translation(args: argparse.Namespace, settings: Settings) -> int:
     if args.lang == REFERENCE or not (root / args.lang).is_dir():
         print(f"no translation '{args.lang}' in {root}", file=sys.stderr)
         return 1
-    changed = stamp(root, args.lang, args.keys, REFERENCE)
-    print(f"{args.lang}: {changed} text(s) now recorded as following today's English")
+    try:
+        stamped = stamp(root, args.lang, args.keys, REFERENCE)
+    except StampError as error:
+        print(f"Nothing stamped: {error}", file=sys.stderr)
+        return 1
+    print(f"{args.lang}: {len(stamped)} text(s) now recorded as following today's English")
+    for name in stamped:
+        print(f"  - {name}")
     return 0
 
 

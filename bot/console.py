@@ -117,7 +117,7 @@ class Console:
             print("\n/start · /help · q to quit", file=self.out)
 
     async def say_goodbye(self) -> None:
-        """ "Your place is saved" only when something is: not after the under-18 exit."""
+        """Says the place is saved only when something is: not after the under-18 exit."""
         stored = await self.runtime.store.load_user(self.user_id)
         print("\nBye for now." + (" Your place is saved." if stored else ""), file=self.out)
 

@@ -21,17 +21,24 @@ ROOT = Path(__file__).resolve().parents[1]
 def free_port() -> int:
     """A free port below the kernel's ephemeral range. A port from bind(0) is in that range,
     so between this call and the bot's own bind an outgoing connection (the bot's own, to a
-    fake Bot API) may take it as its local port: CI once saw 'Address already in use'."""
-    ephemeral_low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    for _ in range(100):
-        port = random.randrange(max(1024, ephemeral_low - 12_000), ephemeral_low)
+    fake Bot API) may take it as its local port: CI once saw 'Address already in use'.
+    Without that range to read, or room below it, bind(0) it is."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 0
+    pick = random.SystemRandom()  # never the seeded shared one: two workers, two ports
+    for _ in range(100 if low > 2048 else 0):
+        port = pick.randrange(max(1024, low - 12_000), low)
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:
                 continue
             return port
-    raise RuntimeError("no free port below the ephemeral range")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 def first_question(guide: Guide) -> int:

@@ -3,17 +3,19 @@ record the English they follow, and lock-screen words matched as stems."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
 
 from bot.content import Guide, Guides, default_content_dir, load_guides
 from bot.content.discretion import LockScreenWords
-from bot.content.follows import stamp
-from bot.walkthrough import Action, Outcome, Verb, handle
+from bot.content.follows import CHANGED, StampError, stamp
+from bot.walkthrough import Action, Outcome, Verb, View, handle
 
 LANGUAGES = ("en", "es", "de")
 
@@ -45,12 +47,12 @@ def part_three_summary(guide: Guide, not_yet: set[str]) -> Outcome:
     outcome = handle(guide, outcome.progress, Action(Verb.JUMP, "talk"))
     talk = guide.part("talk")
     assert talk is not None
-    for _ in range(len(talk.steps)):
+    for _ in range(len(talk.steps) + 1):
         progress = outcome.progress
         assert progress is not None
         step = guide.step(progress.step_id)
         assert step is not None
-        if progress.view.value == "summary":
+        if progress.view is View.SUMMARY:
             return outcome
         if step.is_checklist:
             verb = Verb.NOT_YET if step.id in not_yet else Verb.YES
@@ -87,8 +89,10 @@ def test_a_gate_answered_ready_again_lifts_the_hold(guides: Guides) -> None:
     again = handle(guide, held.progress, Action(Verb.REVIEW, "talk"))
     assert again.progress is not None and again.progress.step_id == "talk.no-is-fine"
     lifted = handle(guide, again.progress, Action(Verb.YES, "talk.no-is-fine"))
+    assert lifted.progress is not None and lifted.progress.view is View.SUMMARY
     hold = guide.messages.text("checklist_hold", items="").split("\n")[0]
     assert hold not in lifted.screen.text
+    assert guide.messages.text("checklist_all_yes") in lifted.screen.text
 
 
 def test_a_translation_must_mark_the_same_gates(content_copy: Path) -> None:
@@ -104,7 +108,7 @@ def test_a_translation_must_mark_the_same_gates(content_copy: Path) -> None:
 
 # -- translations follow English -----------------------------------------------------------
 
-CHANGED = "Picture holding their hand the whole way."
+CHANGED_TEXT = "Picture holding their hand the whole way."
 
 
 def test_every_translation_follows_todays_english(guides: Guides) -> None:
@@ -114,7 +118,7 @@ def test_every_translation_follows_todays_english(guides: Guides) -> None:
 def test_an_english_edit_makes_both_translations_stale_and_still_served(
     content_copy: Path,
 ) -> None:
-    edit(content_copy / "en/parts/3-talk.toml", CHANGED, "Picture walking hand in hand.")
+    edit(content_copy / "en/parts/3-talk.toml", CHANGED_TEXT, "Picture walking hand in hand.")
     guides = load_guides(content_copy)
     key = "parts/3-talk.toml: steps.talk.hand-in-hand.text"
     assert guides.stale == {
@@ -123,12 +127,70 @@ def test_an_english_edit_makes_both_translations_stale_and_still_served(
     }
     assert set(guides.by_language) == {"en", "es", "de"}, "a stale translation is still served"
 
-    assert stamp(content_copy, "es", [f"es/{key}"]) == 1
+    before = guides.by_language["es"]
+    assert stamp(content_copy, "es", [f"  - es/{key}: {CHANGED}"]) == [f"es/{key}"]
     after = load_guides(content_copy)
     assert list(after.stale) == ["de"], "stamping one language leaves the other stale"
-    assert after.by_language["es"].step("talk.hand-in-hand") == load_guides(
-        content_copy
-    ).by_language["es"].step("talk.hand-in-hand"), "stamping changes no text"
+    assert after.by_language["es"].parts == before.parts, "stamping changes no text"
+    assert after.by_language["es"].messages.tables == before.messages.tables
+
+
+def test_a_renamed_part_file_is_still_followed(content_copy: Path) -> None:
+    (content_copy / "es/parts/3-talk.toml").rename(content_copy / "es/parts/3-hablar.toml")
+    edit(content_copy / "en/parts/3-talk.toml", CHANGED_TEXT, "Picture walking hand in hand.")
+    assert load_guides(content_copy).stale["es"] == [
+        f"es/parts/3-hablar.toml: steps.talk.hand-in-hand.text: {CHANGED}"
+    ]
+
+
+def test_a_broken_follows_table_is_a_problem_not_a_crash(content_copy: Path) -> None:
+    path = content_copy / "es/messages.toml"
+    text = path.read_text(encoding="utf-8")
+    path.write_text('follows = "x"\n' + text[: text.index("[follows]")], encoding="utf-8")
+    guides = load_guides(content_copy)
+    assert "es" not in guides.by_language
+    assert any("follows: must be a table" in p for p in guides.incomplete["es"])
+
+
+def test_a_follows_table_that_is_not_last_is_refused_and_stamp_writes_nothing(
+    content_copy: Path,
+) -> None:
+    path = content_copy / "de/parts/4-is-it-you.toml"
+    text = path.read_text(encoding="utf-8")
+    head, table = text.split("[follows]\n")
+    moved = f'{head.rstrip()}\n\n[follows]\n{table}\n[[steps]]\nid = "you.extra"\n'
+    path.write_text(moved, encoding="utf-8")
+    assert any(
+        "must be the file's last table" in p for p in load_guides(content_copy).incomplete["de"]
+    )
+    edit(content_copy / "en/parts/1-collect.toml", "Lovely.", "How lovely.")
+    snapshot = {p: p.read_bytes() for p in (content_copy / "de").rglob("*.toml")}
+    with pytest.raises(StampError):
+        stamp(content_copy, "de")
+    assert {p: p.read_bytes() for p in (content_copy / "de").rglob("*.toml")} == snapshot
+
+
+def test_stamping_an_unknown_text_writes_nothing(content_copy: Path) -> None:
+    snapshot = {p: p.read_bytes() for p in (content_copy / "es").rglob("*.toml")}
+    with pytest.raises(StampError, match=re.escape("no such translated text: es/parts/3-talk")):
+        stamp(content_copy, "es", ["es/parts/3-talk.toml: typo"])
+    assert {p: p.read_bytes() for p in (content_copy / "es").rglob("*.toml")} == snapshot
+
+
+def test_stamping_keeps_only_texts_that_exist_in_both(content_copy: Path) -> None:
+    path = content_copy / "es/messages.toml"
+    edit(path, "[follows]\n", '[follows]\n"text.gone" = "00000000"\n')
+    edit(content_copy / "en/messages.toml", "Language changed.", "Language switched.")
+    assert stamp(content_copy, "es") == ["es/messages.toml: notices.language_set"]
+    assert '"text.gone"' not in path.read_text(encoding="utf-8")
+    assert load_guides(content_copy).stale == {
+        "de": [f"de/messages.toml: notices.language_set: {CHANGED}"]
+    }
+
+
+def test_spacing_alone_does_not_make_a_translation_stale(content_copy: Path) -> None:
+    edit(content_copy / "en/parts/3-talk.toml", CHANGED_TEXT, CHANGED_TEXT.replace(" ", "  "))
+    assert load_guides(content_copy).stale == {}
 
 
 def test_a_new_translated_text_without_a_record_is_stale(content_copy: Path) -> None:
@@ -140,7 +202,7 @@ def test_a_new_translated_text_without_a_record_is_stale(content_copy: Path) -> 
 
 @pytest.mark.process
 def test_check_content_lists_stale_translations_and_fails(content_copy: Path) -> None:
-    edit(content_copy / "en/parts/3-talk.toml", CHANGED, "Picture walking hand in hand.")
+    edit(content_copy / "en/parts/3-talk.toml", CHANGED_TEXT, "Picture walking hand in hand.")
     result = subprocess.run(
         [sys.executable, "-m", "bot", "check-content", str(content_copy)],
         capture_output=True,
@@ -160,7 +222,26 @@ def test_check_content_lists_stale_translations_and_fails(content_copy: Path) ->
         text=True,
         timeout=60,
     )
-    assert stamped.stdout == "es: 1 text(s) now recorded as following today's English\n"
+    assert stamped.stdout == (
+        "es: 1 text(s) now recorded as following today's English\n"
+        "  - es/parts/3-talk.toml: steps.talk.hand-in-hand.text\n"
+    )
+    typo = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bot",
+            "stamp-translation",
+            "es",
+            "x: y",
+            "--dir",
+            str(content_copy),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (typo.returncode, typo.stderr) == (1, "Nothing stamped: no such translated text: x: y\n")
 
 
 # -- lock-screen words match by stem -------------------------------------------------------
@@ -233,5 +314,23 @@ def test_refused_words_are_caught_inside_words(
 
 
 def test_accents_and_case_do_not_hide_a_word() -> None:
-    words = LockScreenWords.of(["erotic"], [])
+    words = LockScreenWords.of(["erotic", "coño", "ano"], ["mano"])
     assert words.hits("ERÓTICO") == ["erotico (erotic)"]
+    decomposed = unicodedata.normalize("NFD", "coño, feliz año")
+    assert words.hits(decomposed) == ["coño (coño)"], "a decomposed ñ is still ñ"
+
+
+def test_an_allowed_word_must_hold_the_stem_it_excuses(content_copy: Path) -> None:
+    edit(content_copy / "es/lock-screen.toml", '"escoger",', '"escoge",')
+    problems = load_guides(content_copy).incomplete["es"]
+    assert any("'escoge' holds no refused stem whole" in p for p in problems), problems
+
+
+def test_a_part_title_is_checked_like_a_lock_screen_text(content_copy: Path) -> None:
+    edit(
+        content_copy / "de/parts/2-intimacy.toml",
+        'title = "Kleine Schritte"',
+        'title = "Intime Schritte"',
+    )
+    problems = load_guides(content_copy).incomplete["de"]
+    assert any("part intimacy: title: shows in every step's header" in p for p in problems)

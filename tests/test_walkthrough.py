@@ -6,9 +6,11 @@ import random
 from collections.abc import Callable
 from dataclasses import replace
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.commands import COMMANDS, command_action
 from bot.content import Guide, Part
 from bot.walkthrough import Action, Effect, Outcome, Progress, Verb, View, begin, handle, resolve
 
@@ -433,12 +435,18 @@ def test_restarting_keeps_the_language_even_when_answered_in_the_fallback(guide:
     assert (again.progress.language, again.progress.tidy) == ("es", True)
 
 
+@pytest.mark.parametrize("name", sorted(COMMANDS))
 def test_a_command_before_the_welcome_is_answered_is_not_called_a_stale_button(
-    guide: Guide,
+    guide: Guide, name: str
 ) -> None:
+    typed = handle(guide, None, command_action(f"/{name}") or Action(Verb.UNKNOWN))
+    assert typed.progress is None
+    assert typed.screen.notice != guide.messages.notice("stale"), name
+
+
+def test_the_welcome_comes_first_with_a_word_of_why(guide: Guide) -> None:
     for verb in (Verb.RESOURCES, Verb.MENU, Verb.SAFETY, Verb.PROGRESS):
         typed = handle(guide, None, Action(verb))
-        assert typed.progress is None
         assert typed.screen.notice == guide.messages.notice("welcome_first")
         assert typed.screen.text == handle(guide, None, Action(Verb.START)).screen.text
     old_button = handle(guide, None, Action(Verb.NEXT, "collect.why"))

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 def fold(text: str) -> str:
     """Lowercase without accents ("Vibradóres" matches "vibrador"), but ñ stays a letter of
     its own, so that "año" never reads as "ano"."""
-    return "".join(c if c == "ñ" else _bare(c) for c in text.casefold())
+    composed = unicodedata.normalize("NFC", unicodedata.normalize("NFC", text).casefold())
+    return "".join(c if c == "ñ" else _bare(c) for c in composed)
 
 
 def _bare(letter: str) -> str:
@@ -36,6 +37,10 @@ class LockScreenWords:
     ) -> LockScreenWords:
         folded = (frozenset(map(fold, words)) for words in (refused, allowed, whole or []))
         return cls(*folded)
+
+    def idle_allowances(self) -> list[str]:
+        """Allowed words that hold no refused stem whole, and so allow nothing."""
+        return sorted(a for a in self.allowed if not any(stem in a for stem in self.refused))
 
     def hits(self, text: str) -> list[str]:
         """Each word of `text` that holds a refused stem, as "word (stem)", sorted."""

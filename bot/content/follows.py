@@ -10,20 +10,35 @@ records that a translator has brought a language up to date.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
+import tempfile
 import tomllib
+import unicodedata
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 FOLLOWS = "follows"
 NOT_TEXT = frozenset({"id", "kind", "group"})  # identifiers, the same in every language
 NONE_RECORDED = "records no English text it follows"
-SECTION = re.compile(r"^\[follows\][ \t]*$", re.MULTILINE)
+CHANGED = "English changed since it was translated"
+HASH = re.compile(r"^[0-9a-f]{8}$")
+# the [follows] header, however it is spelled; everything after it is the table
+SECTION = re.compile(r'^[ \t]*\[[ \t]*"?follows"?[ \t]*\][ \t]*(#.*)?$', re.MULTILINE)
+TABLE_HEADER = re.compile(r"^[ \t]*\[", re.MULTILINE)
+
+
+class StampError(Exception):
+    """Nothing was written; the message says why."""
 
 
 def english_hash(text: str) -> str:
-    return hashlib.sha256(text.strip().encode()).hexdigest()[:8]
+    """Of the text as a reader sees it: spacing and Unicode form do not count."""
+    normal = " ".join(unicodedata.normalize("NFC", text).split())
+    return hashlib.sha256(normal.encode()).hexdigest()[:8]
 
 
 def texts(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
@@ -42,11 +57,19 @@ def texts(data: dict[str, Any], prefix: str = "") -> Iterator[tuple[str, str]]:
                     yield from texts(entry, f"{prefix}{key}.{entry['id']}.")
 
 
-def translated_files(root: Path, reference: str) -> list[Path]:
-    """The files a translation mirrors, relative to a language folder."""
-    base = root / reference
-    parts = sorted(p.relative_to(base) for p in (base / "parts").glob("*.toml"))
-    return [Path("messages.toml"), Path("resources.toml"), *parts]
+def follows_problem(raw: str, data: dict[str, Any]) -> str | None:
+    """Why a file's [follows] table is unusable (the loader reports it), or None."""
+    table = data.get(FOLLOWS)
+    if table is None:
+        return None
+    if not isinstance(table, dict) or not all(
+        isinstance(v, str) and HASH.match(v) for v in table.values()
+    ):
+        return f"{FOLLOWS}: must be a table of text keys and 8-character hashes"
+    found = SECTION.search(raw)
+    if found is None or TABLE_HEADER.search(raw, found.end()):
+        return f"{FOLLOWS}: must be the file's last table, written [{FOLLOWS}]"
+    return None
 
 
 def _read(path: Path) -> dict[str, Any] | None:
@@ -56,53 +79,125 @@ def _read(path: Path) -> dict[str, Any] | None:
         return None  # the loader reports a missing or broken file
 
 
+@dataclass(frozen=True)
+class Pair:
+    """An English file and the translation of it: parts are paired by their id, so a
+    translation may name its part files as it likes."""
+
+    english: Path
+    translation: Path
+    name: str  # as reported: "es/parts/3-talk.toml"
+
+
+def pairs(root: Path, language: str, reference: str) -> list[Pair]:
+    found = [
+        Pair(root / reference / name, root / language / name, f"{language}/{name}")
+        for name in ("messages.toml", "resources.toml")
+    ]
+    theirs = _parts_by_id(root / language)
+    for part_id, english in _parts_by_id(root / reference).items():
+        if part_id in theirs:
+            translation = theirs[part_id]
+            name = f"{language}/{translation.relative_to(root / language).as_posix()}"
+            found.append(Pair(english, translation, name))
+    return found
+
+
+def _parts_by_id(base: Path) -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for path in sorted((base / "parts").glob("*.toml")):
+        data = _read(path)
+        if data is not None and isinstance(data.get("id"), str):
+            found.setdefault(data["id"], path)
+    return found
+
+
 def stale(root: Path, language: str, reference: str = "en") -> list[str]:
     """Every text of `language` that follows an older English text, or records none, as
     "es/parts/3-talk.toml: steps.talk.hygiene.text: why"."""
     found = []
-    for relative in translated_files(root, reference):
-        english, mine = _read(root / reference / relative), _read(root / language / relative)
+    for pair in pairs(root, language, reference):
+        english, mine = _read(pair.english), _read(pair.translation)
         if english is None or mine is None:
             continue
-        follows = mine.get(FOLLOWS, {})
+        recorded = mine.get(FOLLOWS)
+        follows = recorded if isinstance(recorded, dict) else {}
         present = dict(texts(mine))
         for key, text in texts(english):
-            recorded = follows.get(key)
-            if key in present and recorded != english_hash(text):
-                why = "English changed since it was translated" if recorded else NONE_RECORDED
-                found.append(f"{language}/{relative.as_posix()}: {key}: {why}")
+            if key in present and follows.get(key) != english_hash(text):
+                why = CHANGED if follows.get(key) else NONE_RECORDED
+                found.append(f"{pair.name}: {key}: {why}")
     return found
 
 
-def stamp(root: Path, language: str, keys: Iterable[str] = (), reference: str = "en") -> int:
-    """Record that `language` follows today's English: for `keys` (as `stale` names them),
-    or for every text. Returns how many hashes changed."""
-    wanted = {": ".join(key.split(": ")[:2]) for key in keys}  # a stale line, reason and all
-    changed = 0
-    for relative in translated_files(root, reference):
-        path = root / language / relative
-        english, mine = _read(root / reference / relative), _read(path)
+def stamp(root: Path, language: str, keys: Iterable[str] = (), reference: str = "en") -> list[str]:
+    """Record that `language` follows today's English: for `keys` (as `stale` names them,
+    with or without the reason), or for every text. Returns the names stamped anew.
+    Every file is checked before any is written; raises StampError, writing nothing, if
+    a key matches no text or a file cannot be rewritten safely."""
+    wanted = {": ".join(key.strip().removeprefix("- ").split(": ")[:2]) for key in keys}
+    stamped: list[str] = []
+    rewrites: dict[Path, str] = {}
+    matched: set[str] = set()
+    for pair in pairs(root, language, reference):
+        english, mine = _read(pair.english), _read(pair.translation)
         if english is None or mine is None:
             continue
-        follows: dict[str, str] = dict(mine.get(FOLLOWS, {}))
+        said = follows_problem(pair.translation.read_text(encoding="utf-8"), mine)
+        if said:
+            raise StampError(f"{pair.name}: {said}")
+        recorded = mine.get(FOLLOWS)
+        old = recorded if isinstance(recorded, dict) else {}
         present = dict(texts(mine))
+        follows: dict[str, str] = {}
         for key, text in texts(english):
-            named = f"{language}/{relative.as_posix()}: {key}"
-            if key in present and (not wanted or named in wanted):
-                changed += follows.get(key) != english_hash(text)
+            if key not in present:
+                continue
+            named = f"{pair.name}: {key}"
+            if not wanted or named in wanted:
+                matched.add(named)
                 follows[key] = english_hash(text)
-        _write_follows(path, mine, follows)
-    return changed
+                if old.get(key) != follows[key]:
+                    stamped.append(named)
+            elif isinstance(old.get(key), str):
+                follows[key] = old[key]
+        if follows != old:
+            rewrites[pair.translation] = _with_follows(pair.translation, mine, follows)
+    unknown = sorted(wanted - matched)
+    if unknown:
+        raise StampError(f"no such translated text: {', '.join(unknown)}")
+    for path, text in rewrites.items():
+        _replace(path, text)
+    return stamped
 
 
-def _write_follows(path: Path, parsed: dict[str, Any], follows: dict[str, str]) -> None:
-    """Replace the [follows] table, which must close the file, leaving the rest as it is."""
+def _with_follows(path: Path, parsed: dict[str, Any], follows: dict[str, str]) -> str:
+    """The file with its [follows] table replaced, the rest exactly as it was."""
     text = path.read_text(encoding="utf-8")
     found = SECTION.search(text)
-    head = text[: found.start()].rstrip("\n") if found else text.rstrip("\n")
-    lines = [f'"{key}" = "{value}"' for key, value in sorted(follows.items())]
-    new = f"{head}\n\n[{FOLLOWS}]\n" + "\n".join(lines) + "\n"
-    rest = {k: v for k, v in tomllib.loads(new).items() if k != FOLLOWS}
+    head = text[: found.start()] if found else text
+    lines = [
+        f"{json.dumps(key, ensure_ascii=False)} = {json.dumps(value)}"
+        for key, value in sorted(follows.items())
+    ]
+    new = f"{head.rstrip()}\n\n[{FOLLOWS}]\n" + "\n".join(lines) + "\n"
+    try:
+        rest = {k: v for k, v in tomllib.loads(new).items() if k != FOLLOWS}
+    except tomllib.TOMLDecodeError as error:
+        raise StampError(f"{path}: cannot rewrite its [{FOLLOWS}] table: {error}") from error
     if rest != {k: v for k, v in parsed.items() if k != FOLLOWS}:
-        raise ValueError(f"{path}: [{FOLLOWS}] must be the file's last table")
-    path.write_text(new, encoding="utf-8")
+        raise StampError(f"{path}: [{FOLLOWS}] must be the file's last table")
+    return new
+
+
+def _replace(path: Path, text: str) -> None:
+    """Write whole or not at all: a temporary file beside it, then a rename."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temporary, path.stat().st_mode)
+        os.replace(temporary, path)
+    except BaseException:
+        os.unlink(temporary)
+        raise

@@ -9,7 +9,7 @@ from string import Formatter
 from typing import Any
 
 from bot.content.discretion import LockScreenWords
-from bot.content.follows import FOLLOWS, stale
+from bot.content.follows import FOLLOWS, follows_problem, stale
 from bot.content.model import (
     Guide,
     Guides,
@@ -139,10 +139,15 @@ class _Loader:
             self.problem("", "file is missing")
             return None
         try:
-            return tomllib.loads(path.read_text(encoding="utf-8"))
+            raw = path.read_text(encoding="utf-8")
+            data = tomllib.loads(raw)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             self.problem("", f"cannot be parsed: {error}")
             return None
+        said = follows_problem(raw, data)
+        if said:
+            self.problem("", said)
+        return data
 
     def unknown_keys(self, table: dict[str, Any], allowed: set[str], where: str) -> None:
         for key in sorted(set(table) - allowed):
@@ -352,6 +357,12 @@ class _Loader:
         part_id = self.ident(data, "part", PART_ID)
         where = f"part {part_id or path.stem}"
         title = self.string(data, "title", where)
+        if title and self._lock_screen.hits(title):
+            self.problem(
+                where,
+                "title: shows in every step's header, and so in chat-list previews; remove: "
+                + ", ".join(self._lock_screen.hits(title)),
+            )
         intro = self.markup(data, "intro", where)
         include = data.get("include_resources", False)
         if not isinstance(include, bool):
@@ -501,7 +512,14 @@ class _Loader:
                 f"{len(lists['refused'])} words; list at least {MIN_LOCK_SCREEN_WORDS} that must "
                 "never show on a lock screen in this language",
             )
-        return LockScreenWords.of(lists["refused"], lists["allowed"], lists["whole"])
+        words = LockScreenWords.of(lists["refused"], lists["allowed"], lists["whole"])
+        for idle in words.idle_allowances():
+            self.problem(
+                "allowed",
+                f"{idle!r} holds no refused stem whole, so it allows nothing; an allowed "
+                "word must contain the stem it excuses",
+            )
+        return words
 
     def _compare(self, guide: Guide, messages: dict[str, dict[str, str]]) -> None:
         """A translation has English's shape: the same parts, step ids, kinds, safety and

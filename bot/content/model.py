@@ -45,7 +45,7 @@ class Step:
     text: Markup
     part_id: str
     safety: bool = False  # one of the safety essentials, also shown by /safety
-    gate: bool = False  # a checklist item that must be "yes" before the talk it prepares
+    gate: bool = False  # a checklist item whose "Not yet" holds off the talk it prepares
 
     @property
     def is_checklist(self) -> bool:
