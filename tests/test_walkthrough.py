@@ -73,12 +73,12 @@ def test_one_tap_answers_a_checklist_item_and_moves_on(guide: Guide) -> None:
     labels = [b.label for b in outcome.screen.rows[0]]
     assert labels == list(part.answers)  # the part's own two answers, from content/
     yes = answer(guide, outcome, True)
-    assert yes.progress.step_id == "talk.they-lead"  # type: ignore[union-attr]
+    assert yes.progress.step_id == "talk.hand-in-hand"  # type: ignore[union-attr]
     assert "talk.no-alcohol" in yes.progress.ticked  # type: ignore[union-attr]
     not_yet = answer(guide, yes, False)
-    assert not_yet.progress.step_id == "talk.hand-in-hand"  # type: ignore[union-attr]
-    assert not_yet.progress.answer("talk.they-lead") is False  # type: ignore[union-attr]
-    assert not_yet.progress.answer("talk.hand-in-hand") is None  # type: ignore[union-attr]
+    assert not_yet.progress.step_id == "talk.lube"  # type: ignore[union-attr]
+    assert not_yet.progress.answer("talk.hand-in-hand") is False  # type: ignore[union-attr]
+    assert not_yet.progress.answer("talk.lube") is None  # type: ignore[union-attr]
 
 
 def test_going_back_shows_the_answer_and_lets_it_change(guide: Guide) -> None:
