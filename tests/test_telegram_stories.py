@@ -299,7 +299,9 @@ async def test_send_me_my_checklist_and_a_finished_return(guide: Guide, db_path:
         kept = chat.last_text(ALICE)
         assert kept.startswith("<b>Your checklists</b>")
         assert "✅ Do you know why you want this?" in kept
-        assert "○ Any toy has a flared base, wide enough to stop it going all the way in." in kept
+        assert (
+            "○ Only toys with a flared base, wide enough to stop them going all the way in." in kept
+        )
         await chat.command(ALICE, "/menu")
         await chat.press(ALICE, "5. What to watch and read")
         for _ in range(len(guide.parts[-1].steps) - 1):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+from html import unescape
 from pathlib import Path
 from string import Formatter
 from typing import Any
@@ -36,7 +37,7 @@ from bot.content.voice import check_voice
 from bot.markup import Markup, html_problems
 
 MAX_STEP_CHARS = 3500  # Telegram allows 4096; headers, ticks and notices need the rest.
-MAX_GATHERED_CHARS = 4000  # /safety has no header: Telegram's 4096, tags counted, with room
+TELEGRAM_TEXT_LIMIT = 4096  # a message's text after entity parsing, in UTF-16 code units
 MAX_ID_CHARS = 40  # keeps callback data far below Telegram's 64 bytes
 SLUG = r"[a-z0-9]+(?:-[a-z0-9]+)*"
 PART_ID = re.compile(rf"^{SLUG}$")
@@ -484,12 +485,13 @@ class _Loader:
 
     def _check_rendered_safety(self, guide: Guide) -> None:
         rendered = guide.messages.text("safety", essentials=guide.render_safety())
-        if len(rendered) > MAX_GATHERED_CHARS:
+        length = telegram_length(rendered)
+        if length > TELEGRAM_TEXT_LIMIT:
             self._file = f"{self.language}/parts/"
             self.problem(
                 "",
-                f"the /safety message renders to {len(rendered)} characters; at most "
-                f"{MAX_GATHERED_CHARS}: shorten the steps marked safety = true, or mark fewer",
+                f"the /safety message is {length} characters as Telegram counts them; at most "
+                f"{TELEGRAM_TEXT_LIMIT}: shorten the steps marked safety = true, or mark fewer",
             )
 
     # -- languages -----------------------------------------------------------------
@@ -570,6 +572,13 @@ class _Loader:
                         f"{key}: placeholders {sorted(placeholders(messages[table][key]))} "
                         f"differ from English {sorted(placeholders(text))}",
                     )
+
+
+def telegram_length(markup: str) -> int:
+    """What Telegram counts against its limit: the text after entity parsing (tags gone,
+    entities read), in UTF-16 code units."""
+    visible = unescape(re.sub(r"<[^>]+>", "", markup))
+    return len(visible.encode("utf-16-le")) // 2
 
 
 def placeholders(text: str) -> set[str]:
