@@ -95,6 +95,35 @@ def test_a_gate_answered_ready_again_lifts_the_hold(guides: Guides) -> None:
     assert guide.messages.text("checklist_all_yes") in lifted.screen.text
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_hold_is_said_again_wherever_the_walk_looks_finished(
+    guides: Guides, language: str
+) -> None:
+    guide = guides.by_language[language]
+    held = part_three_summary(guide, {"talk.they-lead"})
+    outcome = walk_to_the_end(guide, held)
+    hold = guide.messages.text("checklist_hold", items="").split("\n")[0]
+    assert hold in outcome.screen.text, "the finish says the talk is still on hold"
+    again = handle(guide, outcome.progress, Action(Verb.START))
+    assert hold in again.screen.text, "and so does the welcome back"
+    overview = handle(guide, outcome.progress, Action(Verb.PROGRESS)).screen.text
+    assert "✋ 3." in overview
+    review = handle(guide, outcome.progress, Action(Verb.REVIEW, "talk"))
+    assert review.progress is not None and review.progress.step_id == "talk.they-lead"
+    lifted = walk_to_the_end(
+        guide, handle(guide, review.progress, Action(Verb.YES, "talk.they-lead"))
+    )
+    assert hold not in lifted.screen.text
+    assert "✋" not in handle(guide, lifted.progress, Action(Verb.PROGRESS)).screen.text
+
+
+def walk_to_the_end(guide: Guide, outcome: Outcome) -> Outcome:
+    outcome = handle(guide, outcome.progress, Action(Verb.JUMP, "read"))
+    while outcome.progress is not None and outcome.progress.view is not View.FINISHED:
+        outcome = handle(guide, outcome.progress, outcome.screen.primary.action)  # type: ignore[union-attr]
+    return outcome
+
+
 def test_a_translation_must_mark_the_same_gates(content_copy: Path) -> None:
     edit(
         content_copy / "es/parts/3-talk.toml",

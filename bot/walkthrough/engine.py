@@ -205,7 +205,7 @@ def _handle_other(guide: Guide, progress: Progress, verb: Verb) -> Outcome:
         return show(guide, progress)
     if verb is Verb.START:
         if progress.view is View.FINISHED:
-            return Outcome(progress, screens.welcome_back_finished(guide))
+            return Outcome(progress, screens.welcome_back_finished(guide, progress))
         return Outcome(progress, screens.welcome_back(guide, progress))
     if verb is Verb.CHECKLIST:
         return Outcome(progress, screens.my_checklists(guide, progress))

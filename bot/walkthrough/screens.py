@@ -51,7 +51,7 @@ def current(guide: Guide, progress: Progress) -> Screen:
     if progress.view is View.SUMMARY:
         return checklist_summary(guide, progress)
     if progress.view is View.FINISHED:
-        return finished(guide)
+        return finished(guide, progress)
     return step_screen(guide, progress)
 
 
@@ -112,7 +112,7 @@ def checklist_summary(guide: Guide, progress: Progress) -> Screen:
     yes = sum(item.id in progress.ticked for item in items)
     open_items = len(items) - yes
     text = guide.messages.text("checklist_summary", title=part.title, yes=yes, total=len(items))
-    held = [gate for gate in part.gates if progress.answer(gate.id) is False]
+    held = held_gates(part, progress)
     if held:
         extra = guide.messages.text("checklist_hold", items=bullets(held))
     elif open_items:
@@ -129,8 +129,21 @@ def bullets(steps: list[Step]) -> Markup:
     return Markup("\n".join(f"• {escape(step.title)}" for step in steps))
 
 
-def finished(guide: Guide) -> Screen:
-    return Screen(guide.messages.text("finished"), after_the_end(guide))
+def held_gates(part: Part, progress: Progress) -> list[Step]:
+    """The part's gates answered "Not yet": while any is, the talk it prepares waits."""
+    return [gate for gate in part.gates if progress.answer(gate.id) is False]
+
+
+def still_on_hold(guide: Guide, progress: Progress) -> Markup:
+    """The hold, said again wherever the walk looks finished ("" when nothing is held)."""
+    held = [gate for part in guide.parts for gate in held_gates(part, progress)]
+    return guide.messages.text("checklist_hold", items=bullets(held)) if held else Markup("")
+
+
+def finished(guide: Guide, progress: Progress) -> Screen:
+    text = guide.messages.text("finished")
+    hold = still_on_hold(guide, progress)
+    return Screen(Markup(f"{hold}\n\n{text}" if hold else text), after_the_end(guide))
 
 
 def after_the_end(guide: Guide) -> tuple[Row, ...]:
@@ -141,9 +154,11 @@ def after_the_end(guide: Guide) -> tuple[Row, ...]:
     )
 
 
-def welcome_back_finished(guide: Guide) -> Screen:
+def welcome_back_finished(guide: Guide, progress: Progress) -> Screen:
     """A returning user who has read it all: no "carry on", just where they might go."""
-    return Screen(guide.messages.text("welcome_back_finished"), after_the_end(guide))
+    text = guide.messages.text("welcome_back_finished")
+    hold = still_on_hold(guide, progress)
+    return Screen(Markup(f"{text}\n\n{hold}" if hold else text), after_the_end(guide))
 
 
 def welcome(guide: Guide) -> Screen:
@@ -206,6 +221,8 @@ def overview_line(guide: Guide, number: int, part: Part, progress: Progress, her
     mark = (
         "▶️"
         if here and progress.view is not View.FINISHED
+        else "✋"
+        if held_gates(part, progress)
         else ("✅" if part.id in progress.seen_parts else "○")
     )
     if not part.checklist:
