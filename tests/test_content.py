@@ -143,7 +143,7 @@ def test_safety_opens_with_a_fact_not_a_checklist_question(guide: Guide) -> None
 # What the educator asked for outside /safety, by the step it belongs in.
 IN_THEIR_STEPS = {
     "talk.gloves": "nitrile",
-    "talk.condoms": "polyisoprene or polyurethane",
+    "talk.condoms": "polyurethane condoms are the ones to buy (polyisoprene works too",
     "talk.slowly": "the inner one is not under conscious control",
     "talk.they-lead": "a signal that needs no words",
     "talk.no-alcohol": "poppers",
