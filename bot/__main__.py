@@ -24,6 +24,7 @@ from bot.content import (
     load_guides,
 )
 from bot.content.follows import StampError, stamp
+from bot.content.load import LANGUAGE
 from bot.content.voice import reading_seconds
 from bot.instance import AlreadyRunning, Misconfigured, StartupFailed
 from bot.logs import setup_logging
@@ -58,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging(settings.log_level, [settings.token, settings.webhook_secret])
     try:
         return int(args.handler(args, settings) or 0)
+    except BrokenPipeError:  # the reader went away (`| head`): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except ContentError as error:
         print(f"Gently cannot start: {error}", file=sys.stderr)
         return EX_CONFIG
@@ -208,7 +212,7 @@ def cmd_check_content(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_stamp_translation(args: argparse.Namespace, settings: Settings) -> int:
     root = args.dir or settings.content_dir or default_content_dir()
-    if args.lang == REFERENCE or not (root / args.lang).is_dir():
+    if args.lang == REFERENCE or not LANGUAGE.match(args.lang) or not (root / args.lang).is_dir():
         print(f"no translation '{args.lang}' in {root}", file=sys.stderr)
         return 1
     try:

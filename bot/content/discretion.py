@@ -39,8 +39,13 @@ class LockScreenWords:
         return cls(*folded)
 
     def idle_allowances(self) -> list[str]:
-        """Allowed words that hold no refused stem whole, and so allow nothing."""
-        return sorted(a for a in self.allowed if not any(stem in a for stem in self.refused))
+        """Allowed words that excuse nothing (they hold no refused stem whole) or switch a
+        stem off everywhere (they are the stem itself)."""
+        return sorted(
+            a
+            for a in self.allowed
+            if a in self.refused or not any(stem in a for stem in self.refused)
+        )
 
     def hits(self, text: str) -> list[str]:
         """Each word of `text` that holds a refused stem, as "word (stem)", sorted."""

@@ -25,9 +25,9 @@ FOLLOWS = "follows"
 NOT_TEXT = frozenset({"id", "kind", "group"})  # identifiers, the same in every language
 NONE_RECORDED = "records no English text it follows"
 CHANGED = "English changed since it was translated"
-HASH = re.compile(r"^[0-9a-f]{8}$")
+HASH = re.compile(r"[0-9a-f]{8}")
 # the [follows] header, however it is spelled; everything after it is the table
-SECTION = re.compile(r'^[ \t]*\[[ \t]*"?follows"?[ \t]*\][ \t]*(#.*)?$', re.MULTILINE)
+SECTION = re.compile(r"""^[ \t]*\[[ \t]*["']?follows["']?[ \t]*\][ \t]*(#.*)?$""", re.MULTILINE)
 TABLE_HEADER = re.compile(r"^[ \t]*\[", re.MULTILINE)
 
 
@@ -36,8 +36,10 @@ class StampError(Exception):
 
 
 def english_hash(text: str) -> str:
-    """Of the text as a reader sees it: spacing and Unicode form do not count."""
-    normal = " ".join(unicodedata.normalize("NFC", text).split())
+    """Of the text as a reader sees it: spaces within a line and the Unicode form do not
+    count; line and paragraph breaks do, since Telegram shows them."""
+    lines = unicodedata.normalize("NFC", text).strip().split("\n")
+    normal = "\n".join(" ".join(line.split()) for line in lines)
     return hashlib.sha256(normal.encode()).hexdigest()[:8]
 
 
@@ -63,7 +65,7 @@ def follows_problem(raw: str, data: dict[str, Any]) -> str | None:
     if table is None:
         return None
     if not isinstance(table, dict) or not all(
-        isinstance(v, str) and HASH.match(v) for v in table.values()
+        isinstance(v, str) and HASH.fullmatch(v) for v in table.values()
     ):
         return f"{FOLLOWS}: must be a table of text keys and 8-character hashes"
     found = SECTION.search(raw)
@@ -135,6 +137,8 @@ def stamp(root: Path, language: str, keys: Iterable[str] = (), reference: str = 
     with or without the reason), or for every text. Returns the names stamped anew.
     Every file is checked before any is written; raises StampError, writing nothing, if
     a key matches no text or a file cannot be rewritten safely."""
+    if language == reference:
+        raise StampError(f"{reference} is the reference every translation follows")
     wanted = {": ".join(key.strip().removeprefix("- ").split(": ")[:2]) for key in keys}
     stamped: list[str] = []
     rewrites: dict[Path, str] = {}
@@ -142,7 +146,8 @@ def stamp(root: Path, language: str, keys: Iterable[str] = (), reference: str = 
     for pair in pairs(root, language, reference):
         english, mine = _read(pair.english), _read(pair.translation)
         if english is None or mine is None:
-            continue
+            broken = pair.translation if mine is None else pair.english
+            raise StampError(f"{broken}: cannot be read; run check-content first")
         said = follows_problem(pair.translation.read_text(encoding="utf-8"), mine)
         if said:
             raise StampError(f"{pair.name}: {said}")
@@ -191,13 +196,20 @@ def _with_follows(path: Path, parsed: dict[str, Any], follows: dict[str, str]) -
 
 
 def _replace(path: Path, text: str) -> None:
-    """Write whole or not at all: a temporary file beside it, then a rename."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    """Write whole or not at all: a temporary file beside the real one (a symlink is
+    followed), flushed to disk, then a rename."""
+    target = path.resolve()
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.chmod(temporary, path.stat().st_mode)
-        os.replace(temporary, path)
-    except BaseException:
-        os.unlink(temporary)
-        raise
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as out:
+                out.write(text)
+                out.flush()
+                os.fsync(out.fileno())
+            os.chmod(temporary, target.stat().st_mode)
+            os.replace(temporary, target)
+        except BaseException:
+            os.unlink(temporary)
+            raise
+    except OSError as error:
+        raise StampError(f"{path}: cannot be written: {error.strerror}") from error

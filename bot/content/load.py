@@ -358,11 +358,12 @@ class _Loader:
         part_id = self.ident(data, "part", PART_ID)
         where = f"part {part_id or path.stem}"
         title = self.string(data, "title", where)
-        if title and self._lock_screen.hits(title):
+        shown = self._lock_screen.hits(title) if title else []
+        if shown:
             self.problem(
                 where,
                 "title: shows in every step's header, and so in chat-list previews; remove: "
-                + ", ".join(self._lock_screen.hits(title)),
+                + ", ".join(shown),
             )
         intro = self.markup(data, "intro", where)
         include = data.get("include_resources", False)
@@ -518,8 +519,8 @@ class _Loader:
         for idle in words.idle_allowances():
             self.problem(
                 "allowed",
-                f"{idle!r} holds no refused stem whole, so it allows nothing; an allowed "
-                "word must contain the stem it excuses",
+                f"{idle!r} excuses nothing: an allowed word must contain a refused stem "
+                "whole, and be longer than it",
             )
         return words
 
