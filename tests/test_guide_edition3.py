@@ -306,7 +306,13 @@ def lock_screen() -> dict[str, LockScreenWords]:
 
 
 REFUSED = {
-    "en": ["Your sexy weekend?", "Bottoms up!", "Lubricants on sale", "Your new toys wait."],
+    "en": [
+        "Your sexy weekend?",
+        "Bottoms up!",
+        "Lubricants on sale",
+        "Your new toys wait.",
+        "Nice ass.",
+    ],
     "es": [
         "¿Sexuales?",
         "Culos y más",
@@ -327,7 +333,11 @@ REFUSED = {
     ],
 }
 ALLOWED = {
-    "en": ["Tap the button to pass on, class.", "Ready to pick up where you left off?"],
+    "en": [
+        "Tap the button to pass on, class.",
+        "Ready to pick up where you left off?",
+        "The ambassador will assemble a coarse analysis.",
+    ],
     "es": [
         "Feliz año nuevo",
         "Dame la mano",
