@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.content import Guide, default_content_dir, load_guide
+from bot.content import Guide, Guides, default_content_dir, load_guide, load_guides
 from bot.runtime import Runtime
 from bot.store import Store
 from tests.helpers import FakeClock, Screens, as_guides
@@ -17,6 +17,11 @@ from tests.helpers import FakeClock, Screens, as_guides
 @pytest.fixture(scope="session")
 def guide() -> Guide:
     return load_guide()
+
+
+@pytest.fixture(scope="session")
+def guides() -> Guides:
+    return load_guides()
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import os
 import random
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,20 @@ def free_port() -> int:
 def first_question(guide: Guide) -> int:
     """How many taps on "Next" lead from the first step to the first checklist question."""
     return next(i for i, step in enumerate(guide.parts[0].steps) if step.is_checklist)
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    """Replace the first `old` in a content file copy; the fixture text must be there."""
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"fixture text not found in {path.name}: {old!r}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` in this environment, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=60
+    )
 
 
 def clean_env(**settings: str) -> dict[str, str]:

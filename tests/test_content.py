@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -23,6 +21,7 @@ from bot.content.voice import plain, walk
 from bot.markup import html_problems
 from bot.walkthrough import Progress, screens
 from tests import fingerprint
+from tests.helpers import edit, run_cli
 
 
 def test_five_parts_in_the_order_of_the_post(guide: Guide) -> None:
@@ -217,12 +216,6 @@ def test_a_copied_sentence_is_caught(content_copy: Path) -> None:
 
 
 # -- broken copies ------------------------------------------------------------------------
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"fixture text not found in {path.name}: {old!r}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 def problems_for(directory: Path) -> list[str]:
@@ -430,12 +423,6 @@ def test_text_over_the_limit(content_copy: Path) -> None:
 def test_missing_file(content_copy: Path) -> None:
     (content_copy / "en" / "messages.toml").unlink()
     assert "en/messages.toml: file is missing" in problems_for(content_copy)
-
-
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=60
-    )
 
 
 @pytest.mark.process

@@ -4,9 +4,6 @@ record the English they follow, and lock-screen words matched as stems."""
 from __future__ import annotations
 
 import re
-import shutil
-import subprocess
-import sys
 import unicodedata
 from pathlib import Path
 
@@ -17,26 +14,9 @@ from bot.content.discretion import LockScreenWords
 from bot.content.follows import CHANGED, StampError, stamp
 from bot.content.load import telegram_length
 from bot.walkthrough import Action, Outcome, Verb, View, handle
+from tests.helpers import edit, run_cli
 
 LANGUAGES = ("en", "es", "de")
-
-
-@pytest.fixture(scope="module")
-def guides() -> Guides:
-    return load_guides()
-
-
-@pytest.fixture
-def content_copy(tmp_path: Path) -> Path:
-    copy = tmp_path / "content"
-    shutil.copytree(default_content_dir(), copy)
-    return copy
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"fixture text not found in {path.name}: {old!r}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 # -- the readiness gate --------------------------------------------------------------------
@@ -247,12 +227,7 @@ def test_a_new_translated_text_without_a_record_is_stale(content_copy: Path) -> 
 @pytest.mark.process
 def test_check_content_lists_stale_translations_and_fails(content_copy: Path) -> None:
     edit(content_copy / "en/parts/3-talk.toml", CHANGED_TEXT, "Picture walking hand in hand.")
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "check-content", str(content_copy)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("check-content", str(content_copy))
     assert result.returncode == 1
     for language in ("es", "de"):
         assert (
@@ -260,31 +235,12 @@ def test_check_content_lists_stale_translations_and_fails(content_copy: Path) ->
             "English changed since it was translated"
         ) in result.stderr
     assert "es (Español): complete" in result.stdout
-    stamped = subprocess.run(
-        [sys.executable, "-m", "bot", "stamp-translation", "es", "--dir", str(content_copy)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    stamped = run_cli("stamp-translation", "es", "--dir", str(content_copy))
     assert stamped.stdout == (
         "es: 1 text(s) now recorded as following today's English\n"
         "  - es/parts/3-talk.toml: steps.talk.hand-in-hand.text\n"
     )
-    typo = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "bot",
-            "stamp-translation",
-            "es",
-            "x: y",
-            "--dir",
-            str(content_copy),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    typo = run_cli("stamp-translation", "es", "x: y", "--dir", str(content_copy))
     assert (typo.returncode, typo.stderr) == (1, "Nothing stamped: no such translated text: x: y\n")
 
 

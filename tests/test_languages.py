@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,22 +12,11 @@ import pytest
 from bot.content import Guide, Guides, load_guides
 from bot.telegram.codec import decode
 from bot.walkthrough import Verb
-from tests.helpers import FakeClock, first_question
+from tests.helpers import FakeClock, edit, first_question, run_cli
 from tests.telegram_helpers import Chat, running
 
 ALICE, BOB = 1001, 1002
 DAY = 24 * 3600
-
-
-@pytest.fixture(scope="module")
-def guides() -> Guides:
-    return load_guides()
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text(encoding="utf-8")
-    assert old in text, f"fixture text not found in {path.name}: {old!r}"
-    path.write_text(text.replace(old, new, 1), encoding="utf-8")
 
 
 # -- validation ----------------------------------------------------------------------------
@@ -106,12 +93,7 @@ def test_a_broken_translation_is_named_by_file_key_and_language_and_not_offered(
 @pytest.mark.process
 def test_check_content_reports_an_incomplete_language_and_fails(content_copy: Path) -> None:
     edit(content_copy / "de/messages.toml", 'hide = "Chat leeren"\n', "")
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "check-content", str(content_copy)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("check-content", str(content_copy))
     assert result.returncode == 1
     assert "de: incomplete, not offered to users; 1 problem(s)" in result.stderr
     assert "de/messages.toml: [buttons]: hide: is missing" in result.stderr
@@ -120,12 +102,7 @@ def test_check_content_reports_an_incomplete_language_and_fails(content_copy: Pa
 
 @pytest.mark.process
 def test_check_content_json_takes_a_language() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "check-content", "--json", "--lang", "de"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_cli("check-content", "--json", "--lang", "de")
     assert result.returncode == 0, result.stderr
     assert '"title": "Informationen sammeln"' in result.stdout
 
